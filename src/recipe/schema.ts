@@ -1,0 +1,71 @@
+import { z } from 'zod';
+
+/**
+ * The recipe, version 1. This one definition drives both validation (load.ts) and the published JSON
+ * Schema (recipes/schema.json, written by `dbco schema`), so the two cannot drift.
+ */
+const octalMode = z.string().regex(/^0?[0-7]{3,4}$/, 'an octal mode such as "0644"');
+const owner = z.string().regex(/^\d+:\d+$/, 'numeric "uid:gid" such as "0:0"');
+const size = z.string().regex(/^\d+[KMG]?$/, 'a size such as 64M');
+
+export const FileSpec = z.strictObject({
+  src: z.string().min(1).optional().describe('host path, relative to the recipe file'),
+  content: z.string().optional().describe('inline file content, instead of src'),
+  dest: z.string().regex(/^\//, 'an absolute path in the image').describe('absolute path in the image'),
+  mode: octalMode.optional(),
+  owner: owner.optional(),
+});
+
+export const ImageSpec = z.strictObject({
+  tag: z.string().min(1).optional(),
+  cmd: z.array(z.string()).optional(),
+  entrypoint: z.array(z.string()).optional(),
+  env: z.record(z.string(), z.string()).optional(),
+  user: z.string().optional(),
+  workdir: z.string().optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+  /** When extension setup scripts run: at build in a container, at container start, or never. */
+  setup: z.enum(['build', 'boot', 'none']).optional(),
+  /** Most layers the image may have; past it the smallest extensions share layers. */
+  max_layers: z.number().int().min(3).max(127).optional(),
+});
+
+export const DiskSpec = z.strictObject({
+  size: size.optional(),
+  filesystem: z.enum(['ext2', 'ext3', 'ext4']).optional(),
+  /** initramfs: one initramfs holding everything; frugal: base + config initramfs, tczs in /tce/optional. */
+  layout: z.enum(['initramfs', 'frugal']).optional(),
+  label: z.string().max(16).optional(),
+  format: z.enum(['raw', 'qcow2']).optional(),
+});
+
+export const IsoBase = z.strictObject({
+  iso: z.string().min(1).describe('path or URL of a TC ISO'),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex digits'),
+  initramfs: z.string().optional().describe('initramfs file inside the ISO, e.g. core.gz (default: the only *.gz in /boot)'),
+  kernel: z.string().optional().describe('kernel file inside the ISO, e.g. vmlinuz'),
+});
+
+export const Recipe = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, 'lowercase letters, digits, ".", "_" or "-"'),
+  release: z.string().regex(/^\d+\.\d+(\.\d+)?$/, 'a TC release such as "6.4.1"'),
+  arch: z.enum(['x86', 'x86_64']),
+  mirror: z.string().min(1).optional(),
+  base: z.union([z.string().regex(/^[\w.+-]+$/, 'a file in release/distribution_files such as rootfs64.gz'), IsoBase]),
+  kernel: z.string().regex(/^[\w.+-]+$/).optional(),
+  kernel_version: z.string().regex(/^\S+$/).optional(),
+  extensions: z.array(z.string().regex(/^[\w.+-]+$/, 'an extension name such as openssh or openssh.tcz')).optional(),
+  files: z.array(FileSpec).optional(),
+  bootlocal: z.array(z.string()).optional(),
+  bootcodes: z.array(z.string().regex(/^\S+$/, 'one boot code without spaces')).optional(),
+  persist: z.array(z.string().min(1)).optional(),
+  provision: z.array(z.string()).optional().describe('shell steps run in the guest during the Packer boot'),
+  image: ImageSpec.optional(),
+  disk: DiskSpec.optional(),
+});
+
+export type Recipe = z.infer<typeof Recipe>;
+export type FileSpec = z.infer<typeof FileSpec>;
+export type ImageSpec = z.infer<typeof ImageSpec>;
+export type DiskSpec = z.infer<typeof DiskSpec>;
+export type IsoBase = z.infer<typeof IsoBase>;
