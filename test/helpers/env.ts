@@ -1,0 +1,49 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** ../shared/tc-mirror beside the checkout (CI lays a copy there). Missing is a failure, never a skip. */
+export function sharedMirror(): string {
+  const dir = process.env.DBCO_SHARED_MIRROR ?? path.resolve(REPO_ROOT, '../shared/tc-mirror');
+  if (!existsSync(dir)) throw new Error(`real TC mirror not found at ${dir}: tests need ../shared/tc-mirror`);
+  return dir;
+}
+
+/** Throws (fails the test) when a tool the suite needs is not installed: .ci/run installs them all. */
+export function requireTool(name: string): string {
+  try {
+    return execFileSync('sh', ['-c', `command -v ${name}`]).toString().trim();
+  } catch {
+    throw new Error(`${name} is not installed: run scripts/install-deps.sh (CI does)`);
+  }
+}
+
+/** A fresh temporary folder; call the returned cleanup in afterAll/afterEach. */
+export function tempDir(prefix = 'dbco-test-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Runs the built CLI (npm test builds first). Returns exit code and output instead of throwing. */
+export function runDbco(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {}): {
+  code: number; stdout: string; stderr: string;
+} {
+  const bin = path.join(REPO_ROOT, 'bin/dbco.js');
+  try {
+    const stdout = execFileSync(process.execPath, [bin, ...args], {
+      cwd: opts.cwd ?? REPO_ROOT,
+      env: { ...process.env, ...opts.env },
+      input: opts.input ?? '',
+      stdio: ['pipe', 'pipe', 'pipe'],
+      maxBuffer: 256 * 1024 * 1024,
+    });
+    return { code: 0, stdout: stdout.toString(), stderr: '' };
+  } catch (err) {
+    const e = err as { status?: number; stdout?: Buffer; stderr?: Buffer };
+    return { code: e.status ?? 1, stdout: e.stdout?.toString() ?? '', stderr: e.stderr?.toString() ?? '' };
+  }
+}
