@@ -33,3 +33,10 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
+
+# squashfs tests put xattrs on their source trees so mksquashfs writes extended inodes.
+if ! have setfattr; then
+  echo "install-deps: apt-get install attr"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends attr >/dev/null \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends attr >/dev/null; }
+fi

@@ -1,4 +1,40 @@
-import type { Command } from 'commander';
+import { spawn } from 'node:child_process';
+import { InvalidArgumentError, type Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { DbcoError } from '../errors.js';
+import { kvmWorks, qemuArgs, qemuBinary, type Arch } from '../outputs/disk/qemu.js';
+import { findTool } from '../outputs/disk/tools.js';
 
-/** Placeholder until this command lands. */
-export function registerBoot(_program: Command): void {}
+function memory(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) < 16) throw new InvalidArgumentError('expected MiB, at least 16');
+  return Number(v);
+}
+
+function arch(v: string): Arch {
+  if (v !== 'x86' && v !== 'x86_64') throw new InvalidArgumentError('x86 or x86_64');
+  return v;
+}
+
+/** `dbco boot DISK`: the BIOS boots the disk (GRUB, no -kernel) with the serial console on this terminal. */
+export function registerBoot(program: Command): void {
+  program
+    .command('boot')
+    .description('boot a disk made by `dbco image --disk` in QEMU, serial console on this terminal (Ctrl-A X quits)')
+    .argument('<disk>', 'raw disk image')
+    .option('--memory <mib>', 'guest memory in MiB', memory, 256)
+    .option('--arch <arch>', 'x86 or x86_64', arch, 'x86_64')
+    .option('--snapshot', 'discard the guest\'s writes to the disk')
+    .action(async (disk: string, opts: { memory: number; arch: Arch; snapshot?: boolean }) => {
+      if (!existsSync(disk)) throw new DbcoError('USAGE', `boot: ${disk}: no such file`);
+      const bin = findTool(qemuBinary(opts.arch));
+      const kvm = await kvmWorks(disk, opts.arch);
+      const args = qemuArgs(disk, { arch: opts.arch, memoryMiB: opts.memory, kvm, serial: 'stdio', snapshot: opts.snapshot });
+      process.stderr.write(`dbco: ${kvm ? 'KVM' : 'TCG (no usable KVM)'}: ${bin} ${args.join(' ')}\n`);
+      const code = await new Promise<number>((resolve, reject) => {
+        const child = spawn(bin, args, { stdio: 'inherit' });
+        child.on('error', reject);
+        child.on('close', (c) => resolve(c ?? 1));
+      });
+      process.exitCode = code;
+    });
+}

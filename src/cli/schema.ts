@@ -1,4 +1,24 @@
 import type { Command } from 'commander';
+import { writeFile, rename } from 'node:fs/promises';
+import path from 'node:path';
+import { recipeJsonSchema } from '../recipe/json-schema.js';
 
-/** Placeholder until this command lands. */
-export function registerSchema(_program: Command): void {}
+/** `dbco schema [--write [FILE]]`: the recipe JSON Schema, printed or written (default recipes/schema.json). */
+export function registerSchema(program: Command): void {
+  program
+    .command('schema')
+    .description('print the recipe JSON Schema, or write it to recipes/schema.json')
+    .option('--write [file]', 'write the schema file (default recipes/schema.json)')
+    .action(async (opts: { write?: string | boolean }) => {
+      const text = recipeJsonSchema();
+      if (!opts.write) {
+        process.stdout.write(text);
+        return;
+      }
+      const file = typeof opts.write === 'string' ? opts.write : path.join('recipes', 'schema.json');
+      const tmp = `${file}.${process.pid}.tmp`;
+      await writeFile(tmp, text);
+      await rename(tmp, file);
+      process.stderr.write(`wrote ${file}\n`);
+    });
+}

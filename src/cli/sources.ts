@@ -1,4 +1,107 @@
 import type { Command } from 'commander';
+import type { Logger, SourceOptions } from '../pipeline/prepare.js';
+import { fetchSession, openSession, resolveSession } from '../resolve/session.js';
+import { extensionDifferences, writeLock } from '../resolve/lock.js';
+import { OfflineError } from '../errors.js';
+import { formatTree } from '../resolve/tree.js';
 
-/** Placeholder until this command lands. */
-export function registerSources(_program: Command): void {}
+interface CommonFlags {
+  mirror?: string;
+  cache?: string;
+  offline?: boolean;
+  frozen?: boolean;
+  quiet?: boolean;
+}
+
+/** Messages on stderr: a TTY gets one rewritten progress line, a pipe gets plain lines (no escapes). */
+export function stderrLogger(quiet = false): Logger {
+  const tty = Boolean(process.stderr.isTTY);
+  let open = false;
+  const line = (s: string): void => {
+    if (open) process.stderr.write('\r\x1b[K');
+    open = false;
+    process.stderr.write(`${s}\n`);
+  };
+  return {
+    info: (m) => { if (!quiet) line(m); },
+    warn: (m) => line(`warning: ${m}`),
+    progress: (label, done, total) => {
+      if (quiet) return;
+      const text = `${label} ${done}${total !== undefined ? `/${total}` : ''}`;
+      if (tty) {
+        process.stderr.write(`\r\x1b[K${text}`);
+        open = true;
+      } else if (total === undefined || done === total) {
+        line(text);
+      }
+    },
+  };
+}
+
+function withCommon(cmd: Command): Command {
+  return cmd
+    .option('--mirror <url|dir>', 'TC mirror (default: $DBCO_MIRROR, recipe mirror, http://tinycorelinux.net)')
+    .option('--cache <dir>', 'cache folder (default: $DBCO_CACHE or ./cache)')
+    .option('--offline', 'use only the cache and the lock; fail naming what is missing')
+    .option('--frozen', 'refuse a resolution or recipe that differs from the lock')
+    .option('-q, --quiet', 'only warnings and errors on stderr');
+}
+
+function sourceOptions(f: CommonFlags): SourceOptions {
+  return {
+    ...(f.mirror ? { mirror: f.mirror } : {}),
+    ...(f.cache ? { cache: f.cache } : {}),
+    offline: Boolean(f.offline),
+    frozen: Boolean(f.frozen),
+    log: stderrLogger(Boolean(f.quiet)),
+  };
+}
+
+/** `dbco resolve`, `dbco fetch`, `dbco lock`. */
+export function registerSources(program: Command): void {
+  withCommon(program.command('resolve <recipe>'))
+    .description('list the extensions a recipe installs, dependencies first (as tce-load orders them)')
+    .option('--json', 'JSON: [{name, deps}] in install order')
+    .option('--tree', 'the dependency tree')
+    .action(async (recipe: string, f: CommonFlags & { json?: boolean; tree?: boolean }) => {
+      const s = await openSession(recipe, sourceOptions(f));
+      if (f.offline && s.lock && s.lock.recipe.digest === s.loaded.digest && !f.tree) {
+        // Offline with a current lock: the lock is the answer.
+        print(s.lock.extensions.map((e) => ({ name: e.name, deps: e.deps })), Boolean(f.json));
+        await s.close();
+        return;
+      }
+      const run = await resolveSession(s).finally(() => s.close());
+      if (f.frozen && s.lock) {
+        const diffs = extensionDifferences(s.lock.extensions, run.resolution.extensions);
+        if (diffs.length > 0) throw new OfflineError(`--frozen: the resolution differs from ${s.lockPath}:\n  ${diffs.join('\n  ')}`);
+      }
+      if (f.tree) process.stdout.write(formatTree(run.resolution, s.recipe.name));
+      else print(run.resolution.extensions, Boolean(f.json));
+    });
+
+  withCommon(program.command('fetch <recipe>'))
+    .description('download and verify the base, kernel and every resolved extension into the cache')
+    .action(async (recipe: string, f: CommonFlags) => {
+      const opts = sourceOptions(f);
+      const s = await openSession(recipe, opts);
+      const { inputs } = await fetchSession(s).finally(() => s.close());
+      const bytes = inputs.extensions.reduce((n, e) => n + e.file.size, inputs.base.size + (inputs.kernel?.size ?? 0));
+      opts.log!.info(`fetched ${inputs.extensions.length} extensions, base${inputs.kernel ? ', kernel' : ''}: ${bytes} bytes in ${s.cache.root}`);
+    });
+
+  withCommon(program.command('lock <recipe>'))
+    .description('resolve and fetch, then write <recipe>.lock.json next to the recipe (sha256 of every file)')
+    .action(async (recipe: string, f: CommonFlags) => {
+      const opts = sourceOptions(f);
+      const s = await openSession(recipe, opts);
+      const { lock } = await fetchSession(s).finally(() => s.close());
+      await writeLock(s.lockPath, lock);
+      opts.log!.info(`wrote ${s.lockPath} (${lock.extensions.length} extensions)`);
+    });
+}
+
+function print(exts: { name: string; deps: string[] }[], json: boolean): void {
+  if (json) process.stdout.write(`${JSON.stringify(exts.map((e) => ({ name: e.name, deps: e.deps })), null, 2)}\n`);
+  else process.stdout.write(exts.map((e) => `${e.name}\n`).join(''));
+}

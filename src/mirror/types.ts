@@ -27,4 +27,10 @@ export interface MirrorSource {
    * A digest mismatch throws DigestMismatchError and caches nothing.
    */
   fetch(relPath: string, expect?: Expected): Promise<CachedFile | null>;
+  /**
+   * Whether a payload is on the source, without downloading it (HTTP HEAD, stat, ISO lookup).
+   * Answers are kept in the cache's metadata store like texts; --offline answers from there.
+   * Optional so other sources need not implement it; every source in src/mirror does.
+   */
+  exists?(relPath: string): Promise<boolean>;
 }

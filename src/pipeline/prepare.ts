@@ -3,7 +3,7 @@
  * resolves extensions exactly as tce-load does, fetches everything into the content-addressed cache
  * (verified), honours the lock, and hands later stages local, verified files.
  *
- * The stub below is replaced by the real implementation; the types are the agreement between stages.
+ * The work lives in src/resolve/session.ts; the types here are the agreement between stages.
  */
 import type { Recipe } from '../recipe/schema.js';
 
@@ -56,6 +56,17 @@ export interface PreparedInputs {
   extensions: PreparedExtension[];
 }
 
-export async function prepare(_recipePath: string, _opts: SourceOptions = {}): Promise<PreparedInputs> {
-  throw new Error('prepare: not implemented yet');
+/**
+ * Loads the recipe, opens its sources (a base ISO first, then the mirror), resolves as tce-load does,
+ * fetches base, kernel and extensions into the cache in parallel (verified against the lock when there
+ * is one), and honours --offline/--frozen. Does not write the lock: `dbco lock` does.
+ */
+export async function prepare(recipePath: string, opts: SourceOptions = {}): Promise<PreparedInputs> {
+  const { openSession, fetchSession } = await import('../resolve/session.js');
+  const session = await openSession(recipePath, opts);
+  try {
+    return (await fetchSession(session)).inputs;
+  } finally {
+    await session.close();
+  }
 }

@@ -46,12 +46,18 @@ export const IsoBase = z.strictObject({
   kernel: z.string().optional().describe('kernel file inside the ISO, e.g. vmlinuz'),
 });
 
+/** A local base initramfs (path relative to the recipe), for a fixture or a self-built core. */
+export const FileBase = z.strictObject({
+  file: z.string().min(1).describe('host path of a gzip\'d cpio initramfs, relative to the recipe file'),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex digits').optional(),
+});
+
 export const Recipe = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, 'lowercase letters, digits, ".", "_" or "-"'),
   release: z.string().regex(/^\d+\.\d+(\.\d+)?$/, 'a TC release such as "6.4.1"'),
   arch: z.enum(['x86', 'x86_64']),
   mirror: z.string().min(1).optional(),
-  base: z.union([z.string().regex(/^[\w.+-]+$/, 'a file in release/distribution_files such as rootfs64.gz'), IsoBase]),
+  base: z.union([z.string().regex(/^[\w.+-]+$/, 'a file in release/distribution_files such as rootfs64.gz'), IsoBase, FileBase]),
   kernel: z.string().regex(/^[\w.+-]+$/).optional(),
   kernel_version: z.string().regex(/^\S+$/).optional(),
   extensions: z.array(z.string().regex(/^[\w.+-]+$/, 'an extension name such as openssh or openssh.tcz')).optional(),
@@ -69,3 +75,4 @@ export type FileSpec = z.infer<typeof FileSpec>;
 export type ImageSpec = z.infer<typeof ImageSpec>;
 export type DiskSpec = z.infer<typeof DiskSpec>;
 export type IsoBase = z.infer<typeof IsoBase>;
+export type FileBase = z.infer<typeof FileBase>;

@@ -21,4 +21,9 @@ export interface Layer {
 export interface Rootfs {
   arch: 'x86' | 'x86_64';
   layers: Layer[];
+  /**
+   * Absolute paths of the extensions' executable /usr/local/tce.installed scripts in install order:
+   * what TC runs after `ldconfig` once the extensions are loaded (tce-setup's /tmp/setup.lst).
+   */
+  setupScripts?: string[];
 }

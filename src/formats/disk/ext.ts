@@ -1,0 +1,152 @@
+/**
+ * The few ext2/3/4 structures dbco rewrites so a disk is reproducible: superblock fields the kernel
+ * changes on every mount, and inode timestamps (mke2fs -d copies the staging files' host ctimes; a boot
+ * updates atimes/ctimes). Pure: the caller reads the blocks and writes them back.
+ * Layout from the ext4 on-disk format documentation (kernel.org, Documentation/filesystems/ext4).
+ */
+import { FormatError } from '../../errors.js';
+
+export const SUPERBLOCK_OFFSET = 1024;
+export const SUPERBLOCK_SIZE = 1024;
+const EXT_MAGIC = 0xef53;
+const INCOMPAT_64BIT = 0x80;
+const RO_COMPAT_METADATA_CSUM = 0x400;
+const BG_INODE_UNINIT = 0x1;
+
+export interface ExtInfo {
+  blockSize: number;
+  blocksCount: number;
+  inodesCount: number;
+  inodesPerGroup: number;
+  inodeSize: number;
+  firstDataBlock: number;
+  groupCount: number;
+  descSize: number;
+  featureCompat: number;
+  featureIncompat: number;
+  featureRoCompat: number;
+  uuid: string;
+  label: string;
+}
+
+function u32(v: DataView, o: number): number { return v.getUint32(o, true); }
+function u16(v: DataView, o: number): number { return v.getUint16(o, true); }
+function viewOf(b: Uint8Array): DataView { return new DataView(b.buffer, b.byteOffset, b.byteLength); }
+
+function hex(b: Uint8Array): string { return Buffer.from(b).toString('hex'); }
+
+export function parseSuperblock(sb: Uint8Array): ExtInfo {
+  if (sb.length < SUPERBLOCK_SIZE) throw new FormatError('ext', 'superblock truncated');
+  const v = viewOf(sb);
+  if (u16(v, 0x38) !== EXT_MAGIC) throw new FormatError('ext', `bad superblock magic 0x${u16(v, 0x38).toString(16)}`);
+  const blockSize = 1024 << u32(v, 0x18);
+  const blocksCount = u32(v, 0x04);
+  const inodesPerGroup = u32(v, 0x28);
+  const blocksPerGroup = u32(v, 0x20);
+  const firstDataBlock = u32(v, 0x14);
+  const rev = u32(v, 0x4c);
+  const inodeSize = rev === 0 ? 128 : u16(v, 0x58);
+  const featureIncompat = u32(v, 0x60);
+  const descSize = featureIncompat & INCOMPAT_64BIT ? Math.max(32, u16(v, 0xfe)) : 32;
+  if (featureIncompat & INCOMPAT_64BIT && u32(v, 0x150) !== 0) throw new FormatError('ext', 'filesystems over 2^32 blocks are not supported');
+  const id = sb.subarray(0x68, 0x78);
+  const uuid = `${hex(id.subarray(0, 4))}-${hex(id.subarray(4, 6))}-${hex(id.subarray(6, 8))}-${hex(id.subarray(8, 10))}-${hex(id.subarray(10, 16))}`;
+  const labelBytes = sb.subarray(0x78, 0x88);
+  const end = labelBytes.indexOf(0);
+  return {
+    blockSize,
+    blocksCount,
+    inodesCount: u32(v, 0x00),
+    inodesPerGroup,
+    inodeSize,
+    firstDataBlock,
+    groupCount: Math.ceil((blocksCount - firstDataBlock) / blocksPerGroup),
+    descSize,
+    featureCompat: u32(v, 0x5c),
+    featureIncompat,
+    featureRoCompat: u32(v, 0x64),
+    uuid,
+    label: Buffer.from(end < 0 ? labelBytes : labelBytes.subarray(0, end)).toString('latin1'),
+  };
+}
+
+function refuseChecksums(info: ExtInfo): void {
+  // dbco makes its filesystems without metadata_csum; patching checksummed structures would need crc32c.
+  if (info.featureRoCompat & RO_COMPAT_METADATA_CSUM) throw new FormatError('ext', 'metadata_csum filesystems cannot be normalized');
+}
+
+/**
+ * Resets what a mount changes (mount/write times, mount count, state, last-mounted path, kbytes
+ * written) to the values of a freshly made, never-mounted filesystem at `epoch`. Returns whether anything changed.
+ */
+export function normalizeSuperblock(sb: Uint8Array, epoch: number): boolean {
+  const info = parseSuperblock(sb);
+  refuseChecksums(info);
+  const before = Uint8Array.from(sb.subarray(0, SUPERBLOCK_SIZE));
+  const v = viewOf(sb);
+  v.setUint32(0x2c, 0, true); // s_mtime: never mounted
+  v.setUint32(0x30, epoch, true); // s_wtime
+  v.setUint16(0x34, 0, true); // s_mnt_count
+  v.setUint16(0x3a, 1, true); // s_state: cleanly unmounted
+  v.setUint32(0x40, epoch, true); // s_lastcheck
+  sb.fill(0, 0x88, 0x88 + 64); // s_last_mounted
+  v.setUint32(0x108, epoch, true); // s_mkfs_time
+  v.setBigUint64(0x178, 0n, true); // s_kbytes_written
+  sb.fill(0, 0x274, 0x278); // s_wtime_hi, s_mtime_hi, s_mkfs_time_hi, s_lastcheck_hi
+  return !Buffer.from(before).equals(Buffer.from(sb.subarray(0, SUPERBLOCK_SIZE)));
+}
+
+export interface GroupTable {
+  group: number;
+  inodeTableBlock: number;
+  /** Inodes to visit: all of them, or none when the group's table was never initialised. */
+  inodes: number;
+}
+
+/** Inode table locations from the group descriptor table bytes (starting at the first descriptor). */
+export function inodeTables(gdt: Uint8Array, info: ExtInfo): GroupTable[] {
+  const v = viewOf(gdt);
+  const out: GroupTable[] = [];
+  for (let g = 0; g < info.groupCount; g++) {
+    const o = g * info.descSize;
+    if (o + 32 > gdt.length) throw new FormatError('ext', `group descriptor table truncated at group ${g}`);
+    let table = u32(v, o + 0x08);
+    if (info.descSize >= 64) table += u32(v, o + 0x28) * 2 ** 32;
+    const flags = u16(v, o + 0x12);
+    out.push({ group: g, inodeTableBlock: table, inodes: flags & BG_INODE_UNINIT ? 0 : info.inodesPerGroup });
+  }
+  return out;
+}
+
+/** Byte length of the group descriptor table. */
+export function gdtLength(info: ExtInfo): number {
+  return info.groupCount * info.descSize;
+}
+
+/**
+ * Sets every in-use inode's atime/ctime/mtime (and crtime, with the sub-second extra fields zeroed)
+ * to `epoch`, in place. An inode is in use when its link count is non-zero. Returns how many changed.
+ */
+export function normalizeInodeTimes(table: Uint8Array, inodeSize: number, epoch: number): number {
+  const v = viewOf(table);
+  let changed = 0;
+  for (let o = 0; o + inodeSize <= table.length; o += inodeSize) {
+    if (u16(v, o + 0x1a) === 0) continue; // i_links_count
+    const before = Buffer.from(table.subarray(o, o + inodeSize));
+    v.setUint32(o + 0x08, epoch, true); // i_atime
+    v.setUint32(o + 0x0c, epoch, true); // i_ctime
+    v.setUint32(o + 0x10, epoch, true); // i_mtime
+    if (inodeSize > 128) {
+      const extra = u16(v, o + 0x80);
+      if (extra >= 0x08) v.setUint32(o + 0x84, 0, true); // i_ctime_extra
+      if (extra >= 0x0c) v.setUint32(o + 0x88, 0, true); // i_mtime_extra
+      if (extra >= 0x10) v.setUint32(o + 0x8c, 0, true); // i_atime_extra
+      if (extra >= 0x14) v.setUint32(o + 0x90, epoch, true); // i_crtime
+      if (extra >= 0x18) v.setUint32(o + 0x94, 0, true); // i_crtime_extra
+    }
+    if (!before.equals(table.subarray(o, o + inodeSize))) changed++;
+  }
+  return changed;
+}
+
+export { refuseChecksums };

@@ -1,0 +1,158 @@
+import { Cache } from '../cache/index.js';
+import { DigestMismatchError, OfflineError } from '../errors.js';
+import { Semaphore } from '../io/semaphore.js';
+import type { CachedFile, Logger } from '../pipeline/prepare.js';
+import { DEFAULT_RETRY, MemorySink, download, exists, type RetryPolicy } from './download.js';
+import { FetchProgress } from './progress.js';
+import type { Expected, MirrorSource } from './types.js';
+import { blobByDigest, checkDigests, checkRelPath, parseMd5Txt, satisfies, toCachedFile } from './verify.js';
+
+export interface HttpMirrorOptions {
+  cache: Cache;
+  offline?: boolean;
+  log?: Logger;
+  /** Parallel requests (default 8); ignored when `semaphore` is given. */
+  concurrency?: number;
+  /** Share one bound between several sources. */
+  semaphore?: Semaphore;
+  retry?: Partial<RetryPolicy>;
+  /** Progress style; defaults to whether stderr is a terminal. */
+  tty?: boolean;
+}
+
+/** Metadata files are small; anything bigger is not a .dep or .md5.txt. */
+const MAX_TEXT = 4 * 1024 * 1024;
+
+/**
+ * A TC mirror over http(s). Texts come from the cache's metadata store when answered before (so a
+ * warm resolve is offline), payloads from the URL index when verified before.
+ */
+export class HttpMirror implements MirrorSource {
+  readonly location: string;
+  private readonly base: string;
+  private readonly sem: Semaphore;
+  private readonly policy: RetryPolicy;
+  private readonly progress: FetchProgress;
+  private readonly inflight = new Map<string, Promise<unknown>>();
+
+  constructor(location: string, private readonly opts: HttpMirrorOptions) {
+    this.location = location;
+    this.base = location.replace(/\/+$/, '');
+    this.sem = opts.semaphore ?? new Semaphore(opts.concurrency ?? 8);
+    this.policy = { ...DEFAULT_RETRY, ...opts.retry };
+    this.progress = new FetchProgress(opts.log, opts.tty ?? Boolean(process.stderr.isTTY));
+  }
+
+  urlOf(relPath: string): string {
+    return `${this.base}/${encodeURI(relPath)}`;
+  }
+
+  text(relPath: string): Promise<string | null> {
+    checkRelPath(this.location, relPath);
+    const url = this.urlOf(relPath);
+    return this.once(`text:${url}`, () => this.loadText(url));
+  }
+
+  fetch(relPath: string, expect: Expected = {}): Promise<CachedFile | null> {
+    checkRelPath(this.location, relPath);
+    const url = this.urlOf(relPath);
+    const key = `fetch:${url}:${expect.md5 ?? ''}:${expect.sha256 ?? ''}:${expect.size ?? ''}`;
+    return this.once(key, () => this.loadPayload(relPath, url, expect));
+  }
+
+  exists(relPath: string): Promise<boolean> {
+    checkRelPath(this.location, relPath);
+    const url = this.urlOf(relPath);
+    return this.once(`exists:${url}`, () => this.probe(url));
+  }
+
+  private async probe(url: string): Promise<boolean> {
+    const { cache } = this.opts;
+    if (await cache.lookup(url)) return true;
+    // Stored beside the texts under a key no real file can have (a URL fragment is never sent).
+    const key = `${url}#exists`;
+    const known = await cache.getMeta(key);
+    if (known) return known.present;
+    if (this.opts.offline) throw new OfflineError(`--offline: whether ${url} exists is not in the cache (${cache.root})`);
+    const found = await this.sem.run(() => exists(url, this.policy));
+    await cache.setMeta(key, found ? '' : null);
+    return found;
+  }
+
+  /** Concurrent asks for the same thing share one request. */
+  private once<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const running = this.inflight.get(key);
+    if (running) return running as Promise<T>;
+    const p = fn().finally(() => this.inflight.delete(key));
+    this.inflight.set(key, p);
+    return p;
+  }
+
+  private async loadText(url: string): Promise<string | null> {
+    const { cache } = this.opts;
+    const known = await cache.getMeta(url);
+    if (known) return known.present ? known.text : null;
+    if (this.opts.offline) throw new OfflineError(`--offline: ${url} is not in the cache (${cache.root})`);
+    const sink = new MemorySink(MAX_TEXT);
+    const found = await this.sem.run(() => download(url, sink, this.policy));
+    const text = found ? sink.bytes().toString('utf8') : null;
+    await cache.setMeta(url, text);
+    return text;
+  }
+
+  private async loadPayload(relPath: string, url: string, expect: Expected): Promise<CachedFile | null> {
+    const { cache } = this.opts;
+    const rec = await cache.lookup(url);
+    if (rec && satisfies(rec, expect)) return toCachedFile(cache.blobPath(rec.sha256), rec, url);
+    const known = await blobByDigest(cache, expect, url);
+    if (known) return known;
+    if (this.opts.offline) throw new OfflineError(`--offline: ${url} is not in the cache (${cache.root})`);
+
+    const md5Url = this.urlOf(`${relPath}.md5.txt`);
+    // The md5 and the payload travel in parallel: one round trip instead of two per file.
+    const md5Text = expect.md5 === undefined ? this.text(`${relPath}.md5.txt`) : Promise.resolve(null);
+    md5Text.catch(() => undefined);
+
+    const file = await cache.tempFile();
+    let counted = false;
+    let ok = false;
+    this.progress.start();
+    try {
+      const found = await this.sem.run(() =>
+        download(url, file, this.policy, (delta, total) => {
+          if (!counted && total !== undefined) {
+            counted = true;
+            this.progress.announce(total);
+          }
+          this.progress.bytes(delta);
+        }),
+      );
+      const info = await file.finish();
+      if (!found) {
+        await cache.discard(file.path);
+        await md5Text.catch(() => undefined);
+        return null;
+      }
+      const mt = await md5Text;
+      try {
+        checkDigests(url, expect, mt === null ? undefined : parseMd5Txt(md5Url, mt), info);
+      } catch (err) {
+        // A wrong or garbled .md5.txt must not stick in the metadata store: the next run asks again.
+        if (expect.md5 === undefined && !(err instanceof DigestMismatchError && err.algorithm === 'sha256')) await cache.deleteMeta(md5Url);
+        throw err;
+      }
+      const path = await cache.commit(file.path, info.sha256);
+      await cache.record({ url, ...info });
+      ok = true;
+      return toCachedFile(path, info, url);
+    } catch (err) {
+      await file.abandon();
+      await cache.discard(file.path);
+      // Leave no work running behind a failure (the md5 request may still be storing its answer).
+      await md5Text.catch(() => undefined);
+      throw err;
+    } finally {
+      this.progress.done(url, file.size, ok);
+    }
+  }
+}

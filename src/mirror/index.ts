@@ -1,0 +1,36 @@
+import type { Cache } from '../cache/index.js';
+import { FetchError } from '../errors.js';
+import type { Semaphore } from '../io/semaphore.js';
+import type { Logger } from '../pipeline/prepare.js';
+import type { RetryPolicy } from './download.js';
+import { FolderMirror } from './folder.js';
+import { HttpMirror } from './http.js';
+import type { MirrorSource } from './types.js';
+
+export { openIsoMirror, type IsoMirror, type IsoMirrorOptions } from './iso.js';
+export { HttpMirror } from './http.js';
+export { FolderMirror } from './folder.js';
+export { DEFAULT_RETRY, type RetryPolicy } from './download.js';
+export type { Expected, MirrorSource } from './types.js';
+
+export const DEFAULT_MIRROR = 'http://tinycorelinux.net';
+
+export interface MirrorOptions {
+  cache: Cache;
+  offline?: boolean;
+  log?: Logger;
+  /** Parallel downloads (default 8). */
+  concurrency?: number;
+  semaphore?: Semaphore;
+  retry?: Partial<RetryPolicy>;
+  tty?: boolean;
+}
+
+/** An http(s) URL is a remote mirror; a file:// URL or a path is a local folder in mirror layout. */
+export function openMirror(location: string, opts: MirrorOptions): MirrorSource {
+  if (/^https?:\/\//i.test(location)) return new HttpMirror(location, opts);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location) && !/^file:\/\//i.test(location)) {
+    throw new FetchError(location, 'unsupported mirror scheme: use http(s)://, file:// or a folder path');
+  }
+  return new FolderMirror(location, { cache: opts.cache, ...(opts.log ? { log: opts.log } : {}) });
+}

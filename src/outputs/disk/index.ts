@@ -1,0 +1,148 @@
+/**
+ * `dbco image --disk`: prepare -> assembleRootfs -> (+ disk hooks layer) -> host-side disk assembly ->
+ * Packer VM stage (provision, boot confirmation) -> normalized artifact at -o (raw or qcow2).
+ */
+import { copyFile, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Cache, defaultCacheDir } from '../../cache/index.js';
+import { RecipeError } from '../../errors.js';
+import { prepare, type Logger, type PreparedInputs } from '../../pipeline/prepare.js';
+import { assembleRootfs } from '../../rootfs/assemble.js';
+import { buildEpoch } from '../../rootfs/epoch.js';
+import { flattenLayers } from '../../rootfs/flatten.js';
+import { assembleDisk, parseSize, PART_OFFSET, type AssembledDisk } from './assemble.js';
+import { normalizeExtPartition } from './ext-normalize.js';
+import { diskHooksLayer, provisionDrive } from './hooks.js';
+import { frugalLayout, initramfsLayout } from './layout.js';
+import { packerPaths, runPacker, sha256File, writePackerTemplate, type PackerPaths } from './packer.js';
+import { kvmWorks } from './qemu.js';
+import { findTool, runTool } from './tools.js';
+
+export interface DiskImageOptions {
+  output?: string;
+  format?: 'raw' | 'qcow2';
+  mirror?: string;
+  cache?: string;
+  offline?: boolean;
+  frozen?: boolean;
+  packerTemplateOnly?: boolean;
+  /** false (--no-packer): host-side assembly only, no VM stage. */
+  packer?: boolean;
+  /** Where the template, logs and intermediate disks go (default: <output>.build). */
+  buildDir?: string;
+  memory?: number;
+  quiet?: boolean;
+  log?: Logger;
+}
+
+export interface DiskImageResult {
+  output: string;
+  buildDir: string;
+  fsUuid: string;
+  cmdline: string;
+  packer?: PackerPaths;
+  provisionOutput?: string;
+  /** Milliseconds spent in host-side assembly and in the VM stage. */
+  timings: { assembleMs: number; packerMs?: number };
+}
+
+function stderrLog(quiet?: boolean): Logger {
+  return {
+    info: (m) => { if (!quiet) process.stderr.write(`${m}\n`); },
+    warn: (m) => { process.stderr.write(`warning: ${m}\n`); },
+  };
+}
+
+/** Host-side part, shared by the CLI, the tests and the bench: recipe inputs to a bootable raw disk. */
+export async function buildDisk(inputs: PreparedInputs, opts: { cacheRoot: string; out: string; work: string; epoch?: number; log?: Logger }): Promise<AssembledDisk> {
+  const { recipe } = inputs;
+  const epoch = opts.epoch ?? buildEpoch();
+  if (!inputs.kernel) throw new RecipeError(inputs.recipePath, 'kernel', 'a disk needs a kernel: set kernel (e.g. vmlinuz64)');
+  const setup = recipe.image?.setup === 'none' ? 'none' : 'boot';
+  const rootfs = await assembleRootfs(inputs, { cache: new Cache(opts.cacheRoot), epoch, setup, log: opts.log });
+  const hooks = await diskHooksLayer(flattenLayers(rootfs.layers), epoch);
+  const layers = [...rootfs.layers, hooks];
+  const layout = recipe.disk?.layout === 'frugal' ? frugalLayout(inputs, layers) : initramfsLayout(layers);
+  const kernelPath = inputs.kernel.path;
+  const kernelName = recipe.kernel ?? path.basename(inputs.kernel.origin.split('!').pop() ?? '') ?? 'vmlinuz';
+  return await assembleDisk({
+    title: recipe.name,
+    digest: inputs.recipeDigest,
+    epoch,
+    sizeBytes: parseSize(recipe.disk?.size ?? '64M'),
+    filesystem: recipe.disk?.filesystem ?? 'ext2',
+    label: recipe.disk?.label ?? 'dbco',
+    kernel: { name: kernelName || 'vmlinuz', write: (dest) => copyFile(kernelPath, dest) },
+    initrds: layout.initrds,
+    optional: layout.optional,
+    onboot: layout.onboot,
+    bootcodes: recipe.bootcodes ?? [],
+  }, opts.out, opts.work, opts.log);
+}
+
+export async function runDiskImage(recipePath: string, opts: DiskImageOptions = {}): Promise<DiskImageResult> {
+  const log = opts.log ?? stderrLog(opts.quiet);
+  const runVm = opts.packer !== false;
+  // Missing tools are reported before anything is fetched or built.
+  findTool('mke2fs');
+  findTool('grub-mkimage');
+  if (runVm && !opts.packerTemplateOnly) findTool('packer');
+
+  const cacheRoot = opts.cache ?? defaultCacheDir();
+  const inputs = await prepare(recipePath, { mirror: opts.mirror, cache: cacheRoot, offline: opts.offline, frozen: opts.frozen, log });
+  const { recipe } = inputs;
+  const format = opts.format ?? recipe.disk?.format ?? 'raw';
+  if (format !== 'raw' && format !== 'qcow2') throw new RecipeError(recipePath, 'disk.format', `unknown format ${JSON.stringify(format)}: raw or qcow2`);
+  if (format === 'qcow2') findTool('qemu-img');
+  const output = path.resolve(opts.output ?? `${recipe.name}.${format}`);
+  const buildDir = path.resolve(opts.buildDir ?? `${output}.build`);
+  await mkdir(buildDir, { recursive: true });
+  const epoch = buildEpoch();
+
+  const t0 = Date.now();
+  const assembled = path.join(buildDir, 'assembled.raw');
+  const disk = await buildDisk(inputs, { cacheRoot, out: assembled, work: buildDir, epoch, log });
+  const assembleMs = Date.now() - t0;
+  log.info(`disk assembled in ${(assembleMs / 1000).toFixed(1)} s (filesystem UUID ${disk.fsUuid})`);
+
+  let final = assembled;
+  let paths: PackerPaths | undefined;
+  let provisionOutput: string | undefined;
+  let packerMs: number | undefined;
+  if (runVm) {
+    paths = packerPaths(buildDir);
+    const provision = path.join(buildDir, 'provision.img');
+    await writeFile(provision, provisionDrive(recipe.provision ?? []));
+    const kvm = await kvmWorks(assembled, recipe.arch);
+    await writePackerTemplate({
+      disk: assembled,
+      diskSha256: await sha256File(assembled),
+      diskBytes: (await stat(assembled)).size,
+      provisionDrive: provision,
+      accelerator: kvm ? 'kvm' : 'tcg',
+      memoryMiB: opts.memory ?? 256,
+      arch: recipe.arch,
+      paths,
+    });
+    log.info(`packer template: ${paths.template}`);
+    if (opts.packerTemplateOnly) {
+      return { output: paths.template, buildDir, fsUuid: disk.fsUuid, cmdline: disk.cmdline, packer: paths, timings: { assembleMs } };
+    }
+    const t1 = Date.now();
+    ({ provisionOutput } = await runPacker(paths, log));
+    packerMs = Date.now() - t1;
+    // The boot mounted the partition and touched atimes, mount counts and tce-setup's chown targets.
+    await normalizeExtPartition(paths.artifact, PART_OFFSET, epoch);
+    final = paths.artifact;
+    log.info(`VM stage done in ${(packerMs / 1000).toFixed(1)} s`);
+  }
+
+  const tmp = `${output}.tmp-${process.pid}`;
+  if (format === 'qcow2') await runTool('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', final, tmp], { log });
+  else await copyFile(final, tmp);
+  await rename(tmp, output);
+  if (paths) await rm(paths.outputDir, { recursive: true, force: true });
+  log.info(`wrote ${output}`);
+  if (!opts.quiet) process.stdout.write(`${output}\n`);
+  return { output, buildDir, fsUuid: disk.fsUuid, cmdline: disk.cmdline, packer: paths, provisionOutput, timings: { assembleMs, packerMs } };
+}

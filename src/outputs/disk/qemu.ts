@@ -1,0 +1,73 @@
+/**
+ * QEMU command lines for booting a dbco disk: the BIOS boots the MBR (GRUB does the rest, no -kernel),
+ * serial console on stdio or a file, KVM only when it really works here (kvmWorks), TCG otherwise.
+ */
+import { accessSync, constants } from 'node:fs';
+import { spawn } from 'node:child_process';
+
+export type Arch = 'x86' | 'x86_64';
+
+/** /dev/kvm exists and this user may open it. DBCO_ACCEL=tcg|kvm overrides every check. */
+export function kvmAccessible(env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.DBCO_ACCEL) return env.DBCO_ACCEL === 'kvm';
+  try {
+    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const probed = new Map<string, boolean>();
+
+/**
+ * Whether KVM really runs a dbco disk here. An accessible /dev/kvm is not enough: under some nested
+ * hypervisors real mode works (SeaBIOS, boot.img) but GRUB's protected-mode kernel never runs. So boot
+ * the disk briefly under KVM and wait for GRUB's first words on the serial console; the answer is kept
+ * for the process.
+ */
+export async function kvmWorks(disk: string, arch: Arch, env: NodeJS.ProcessEnv = process.env, timeoutMs = 6000): Promise<boolean> {
+  if (env.DBCO_ACCEL) return env.DBCO_ACCEL === 'kvm';
+  if (!kvmAccessible(env)) return false;
+  const key = qemuBinary(arch);
+  const known = probed.get(key);
+  if (known !== undefined) return known;
+  const ok = await new Promise<boolean>((resolve) => {
+    const child = spawn(key, qemuArgs(disk, { arch, kvm: true, memoryMiB: 64, serial: 'stdio', snapshot: true }), { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    const done = (v: boolean): void => { clearTimeout(timer); child.kill('SIGKILL'); resolve(v); };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    child.stdout.on('data', (c: Buffer) => { out += c.toString('latin1'); if (/Welcome to GRUB|Booting `/.test(out)) done(true); });
+    child.on('error', () => done(false));
+    child.on('close', () => done(/Welcome to GRUB|Booting `/.test(out)));
+  });
+  probed.set(key, ok);
+  return ok;
+}
+
+export function qemuBinary(arch: Arch): string {
+  return arch === 'x86' ? 'qemu-system-i386' : 'qemu-system-x86_64';
+}
+
+export interface QemuBootOptions {
+  arch: Arch;
+  memoryMiB?: number;
+  /** Use KVM (decide with kvmWorks); TCG otherwise. */
+  kvm?: boolean;
+  /** Extra raw drives after the boot disk (e.g. the provision drive). */
+  extraDrives?: string[];
+  /** Where the serial console goes: 'stdio' (with -nographic) or a file path. */
+  serial?: 'stdio' | { file: string };
+  snapshot?: boolean;
+}
+
+export function qemuArgs(disk: string, o: QemuBootOptions): string[] {
+  const args = ['-m', String(o.memoryMiB ?? 256), '-no-reboot'];
+  args.push(...(o.kvm ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg']));
+  args.push('-drive', `file=${disk},format=raw,if=ide,index=0,media=disk${o.snapshot ? ',snapshot=on' : ''}`);
+  (o.extraDrives ?? []).forEach((d, i) => args.push('-drive', `file=${d},format=raw,if=ide,index=${i + 1},media=disk,snapshot=on`));
+  args.push('-boot', 'c', '-net', 'none');
+  if (o.serial && o.serial !== 'stdio') args.push('-display', 'none', '-serial', `file:${o.serial.file}`, '-monitor', 'none');
+  else args.push('-nographic');
+  return args;
+}

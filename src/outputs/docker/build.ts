@@ -1,0 +1,133 @@
+import { DockerError, RecipeError } from '../../errors.js';
+import { Cache, defaultCacheDir } from '../../cache/index.js';
+import { loadRecipe } from '../../recipe/load.js';
+import { prepare, type Logger } from '../../pipeline/prepare.js';
+import { assembleRootfs } from '../../rootfs/assemble.js';
+import { materializeLayer } from '../../rootfs/layer-tar.js';
+import { flattenLayers } from '../../rootfs/flatten.js';
+import { buildEpoch } from '../../rootfs/epoch.js';
+import { SETUP_WRAPPER_PATH } from '../../rootfs/setup-wrapper.js';
+import type { Layer } from '../../rootfs/layer.js';
+import { buildImageConfig, type ConfigLayer } from './config.js';
+import { writeImageArchive, type ArchiveLayer } from './archive.js';
+import { connectEngine, imageExists, loadArchive, removeReference, tagImage, type Engine } from './engine.js';
+import { cachedSetupLayer, storeSetupLayer } from './setup-store.js';
+import { runSetup } from './setup-run.js';
+import { writeStreamAtomic } from './stream-file.js';
+
+export interface DockerImageOptions {
+  tag?: string;
+  /** Write the archive here instead of loading it into the engine. */
+  output?: string;
+  mirror?: string;
+  cache?: string;
+  offline?: boolean;
+  frozen?: boolean;
+  maxLayers?: number;
+  log?: Logger;
+}
+
+export interface DockerImageResult {
+  id: string;
+  tag: string;
+  /** Layers in order, with whether this run had to write the layer tar (false: from the cache). */
+  layers: { id: string; diffId: string; size: number }[];
+  /** true when the engine already had the image and only the tag was set. */
+  alreadyLoaded: boolean;
+  setupRan: boolean;
+}
+
+const silent: Logger = { info() {}, warn() {} };
+
+/** The x86 (i386) check runs before anything is fetched: a build that cannot finish should not start. */
+function checkSetupMode(recipePath: string, arch: string, setup: string): void {
+  if (setup === 'build' && arch === 'x86') {
+    throw new RecipeError(recipePath, 'image.setup',
+      "setup 'build' runs the extensions' setup scripts in a container, but this host cannot run x86 (i386) binaries; " +
+      'set image.setup: boot (scripts run when the container starts) or image.setup: none');
+  }
+}
+
+export async function runDockerImage(recipePath: string, opts: DockerImageOptions = {}): Promise<DockerImageResult> {
+  const log = opts.log ?? silent;
+  const { recipe } = await loadRecipe(recipePath);
+  const setup = recipe.image?.setup ?? 'build';
+  checkSetupMode(recipePath, recipe.arch, setup);
+  const tag = opts.tag ?? recipe.image?.tag ?? `${recipe.name}:latest`;
+
+  // Ping before the long part, so a stopped daemon is reported in 2 s and not after the downloads.
+  let engine: Engine | undefined = opts.output ? undefined : await connectEngine();
+
+  const cacheRoot = opts.cache ?? defaultCacheDir();
+  const cache = new Cache(cacheRoot);
+  const inputs = await prepare(recipePath, { mirror: opts.mirror, cache: cacheRoot, offline: opts.offline, frozen: opts.frozen, log });
+  const epoch = buildEpoch();
+  const rootfs = await assembleRootfs(inputs, { cache, epoch, maxLayers: opts.maxLayers ?? recipe.image?.max_layers, setup, log });
+
+  const blobs: ArchiveLayer[] = [];
+  const configLayers: ConfigLayer[] = [];
+  for (const layer of rootfs.layers) {
+    const blob = await materializeLayer(layer, { cache, epoch });
+    blobs.push(blob);
+    configLayers.push({ id: layer.id, diffId: blob.diffId });
+  }
+  const configInput = { recipe, lockDigest: inputs.lockDigest, epoch, layers: configLayers };
+
+  let setupRan = false;
+  if (setup === 'build' && inputs.extensions.length > 0) {
+    const stage = buildImageConfig(configInput);
+    let setupBlob = await cachedSetupLayer(cache, stage.id);
+    if (!setupBlob) {
+      engine ??= await connectEngine();
+      log.info(`running setup scripts of ${inputs.extensions.length} extension(s) in a container`);
+      setupBlob = await setupInContainer(engine, stage, blobs, rootfs.layers, inputs.extensions.map((e) => e.name), epoch, log, cache);
+      setupRan = true;
+    }
+    // 1024 bytes is a tar with no entries (the two end blocks): nothing changed, no layer to add.
+    if (setupBlob.size > 1024) {
+      blobs.push(setupBlob);
+      configLayers.push({ id: 'setup', diffId: setupBlob.diffId });
+    }
+  } else if (setup === 'none' && inputs.extensions.length > 0) {
+    log.info("image.setup is 'none': the extensions' setup scripts (/usr/local/tce.installed/*) were not run");
+  }
+
+  const config = buildImageConfig({ ...configInput, setupWrapper: setup === 'boot' ? SETUP_WRAPPER_PATH : undefined });
+  const layers = configLayers.map((l, i) => ({ ...l, size: blobs[i]!.size }));
+
+  if (opts.output) {
+    await writeStreamAtomic(writeImageArchive({ config, layers: blobs, tags: [tag], mtime: epoch }), opts.output);
+    return { id: config.id, tag, layers, alreadyLoaded: false, setupRan };
+  }
+  engine ??= await connectEngine();
+  const present = await imageExists(engine, config.id);
+  if (!present) {
+    // Loaded untagged, tagged only once the engine accepted every layer: a failed load tags nothing.
+    await loadArchive(engine, writeImageArchive({ config, layers: blobs, tags: [], mtime: epoch }));
+    if (!(await imageExists(engine, config.id))) {
+      throw new DockerError(`docker load at ${engine.where} finished but image ${config.id} is not there`);
+    }
+  }
+  await tagImage(engine, config.id, tag);
+  return { id: config.id, tag, layers, alreadyLoaded: present, setupRan };
+}
+
+async function setupInContainer(
+  engine: Engine, stage: ReturnType<typeof buildImageConfig>, blobs: ArchiveLayer[], layers: Layer[],
+  extensions: string[], epoch: number, log: Logger, cache: Cache,
+): Promise<ArchiveLayer> {
+  const ref = `dbco-internal/setup:${stage.id.slice(7, 19)}`;
+  try {
+    if (!(await imageExists(engine, stage.id))) {
+      await loadArchive(engine, writeImageArchive({ config: stage, layers: blobs, tags: [], mtime: epoch }));
+    }
+    await tagImage(engine, stage.id, ref);
+    const layer = await runSetup(engine, ref, {
+      lower: flattenLayers(layers), extensions, epoch, cacheKey: `setup:${stage.id}`, log,
+    });
+    log.info(`setup changed ${layer.entries.length} path(s), removed ${layer.whiteouts?.length ?? 0}`);
+    return await storeSetupLayer(cache, stage.id, layer, epoch);
+  } finally {
+    await removeReference(engine, ref).catch(() => undefined);
+  }
+}

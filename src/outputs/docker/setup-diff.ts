@@ -1,0 +1,121 @@
+import { createHash } from 'node:crypto';
+import type { Entry, EntryMeta } from '../../formats/entry.js';
+import { comparePaths } from '../../formats/entry.js';
+import type { Layer } from '../../rootfs/layer.js';
+
+/** What a streaming tar reader yields: metadata, then the body to drain before the next entry. */
+export interface ExportedEntry {
+  entry: EntryMeta;
+  body: AsyncIterable<Uint8Array>;
+}
+
+/** Paths Docker itself provides in every container: never part of what a setup script changed. */
+const DOCKER_FILES = new Set(['etc/hosts', 'etc/hostname', 'etc/resolv.conf', '.dockerenv']);
+const DOCKER_TREES = ['dev', 'proc', 'sys'];
+
+export function isDockerManaged(p: string): boolean {
+  if (DOCKER_FILES.has(p)) return true;
+  return DOCKER_TREES.some((t) => p === t || p.startsWith(`${t}/`));
+}
+
+async function hashChunks(chunks: AsyncIterable<Uint8Array>, keep: boolean): Promise<{ sha256: string; size: number; bytes?: Buffer }> {
+  const h = createHash('sha256');
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const c of chunks) {
+    h.update(c);
+    size += c.length;
+    if (keep) parts.push(Buffer.from(c));
+  }
+  return { sha256: h.digest('hex'), size, bytes: keep ? Buffer.concat(parts) : undefined };
+}
+
+const fileLike = (k: EntryMeta['kind']): boolean => k === 'file' || k === 'hardlink';
+
+function sameMeta(a: EntryMeta, b: EntryMeta): boolean {
+  if (fileLike(a.kind) !== fileLike(b.kind)) return false;
+  if (!fileLike(a.kind) && a.kind !== b.kind) return false;
+  if (a.mode !== b.mode || a.uid !== b.uid || a.gid !== b.gid) return false;
+  if (a.kind === 'symlink' && a.linkname !== b.linkname) return false;
+  if ((a.kind === 'char' || a.kind === 'block') && (a.devmajor !== b.devmajor || a.devminor !== b.devminor)) return false;
+  return true;
+}
+
+/**
+ * The setup layer: what running the setup scripts changed, found by comparing the container's exported
+ * tree with the tree it started from (metadata, then content sha256 where metadata agrees). Added and
+ * changed entries are kept (mtime normalized to `epoch`), vanished ones become whiteouts. Bodies of
+ * changed files are held in memory: setup scripts write small files (ld.so.cache, configs, links).
+ */
+export async function diffSetupLayer(lower: Entry[], exported: AsyncIterable<ExportedEntry>, opts: { epoch: number; cacheKey: string }): Promise<Layer> {
+  const lowerByPath = new Map(lower.map((e) => [e.path, e]));
+  const lowerHashes = new Map<string, Promise<string>>();
+  const lowerHash = (p: string): Promise<string> => {
+    let h = lowerHashes.get(p);
+    if (!h) {
+      let e = lowerByPath.get(p);
+      if (e?.kind === 'hardlink' && e.linkname) e = lowerByPath.get(e.linkname);
+      h = e?.open ? hashChunks(e.open(), false).then((r) => r.sha256) : Promise.resolve('');
+      lowerHashes.set(p, h);
+    }
+    return h;
+  };
+
+  const seen = new Set<string>();
+  const exportedHash = new Map<string, string>();
+  const changed = new Map<string, { meta: EntryMeta; bytes?: Buffer }>();
+
+  for await (const { entry, body } of exported) {
+    const p = entry.path;
+    if (!p || isDockerManaged(p)) {
+      await hashChunks(body, false);
+      continue;
+    }
+    seen.add(p);
+    const before = lowerByPath.get(p);
+    let contentHash = '';
+    let bytes: Buffer | undefined;
+    if (entry.kind === 'file') {
+      // Keep the body only while it might differ; most files match and are just hashed.
+      const r = await hashChunks(body, true);
+      contentHash = r.sha256;
+      bytes = r.bytes;
+      exportedHash.set(p, contentHash);
+    } else {
+      await hashChunks(body, false);
+      if (entry.kind === 'hardlink' && entry.linkname) contentHash = exportedHash.get(entry.linkname) ?? '';
+    }
+    let same = before !== undefined && sameMeta(before, entry);
+    if (same && fileLike(entry.kind)) same = contentHash === (await lowerHash(p));
+    if (!same) changed.set(p, { meta: entry, bytes });
+  }
+
+  const entries: Entry[] = [];
+  for (const [p, { meta, bytes }] of changed) {
+    const e: Entry = { ...meta, mtime: opts.epoch };
+    if (meta.kind === 'file') {
+      const data = bytes ?? Buffer.alloc(0);
+      e.size = data.length;
+      e.open = async function* () { yield data; };
+    } else if (meta.kind === 'hardlink' && meta.linkname && !changed.has(meta.linkname)) {
+      // Its target is unchanged and so lives in a lower layer: a layer may only link within itself.
+      const target = lowerByPath.get(meta.linkname);
+      const source = target?.kind === 'hardlink' && target.linkname ? lowerByPath.get(target.linkname) : target;
+      e.kind = 'file';
+      delete e.linkname;
+      e.size = source?.size ?? 0;
+      e.open = source?.open;
+    }
+    entries.push(e);
+    void p;
+  }
+  entries.sort((a, b) => comparePaths(a.path, b.path));
+
+  const whiteouts: string[] = [];
+  for (const e of [...lower].sort((a, b) => comparePaths(a.path, b.path))) {
+    if (seen.has(e.path) || isDockerManaged(e.path)) continue;
+    if (whiteouts.some((w) => e.path.startsWith(`${w}/`))) continue;
+    whiteouts.push(e.path);
+  }
+  return { id: 'setup', entries, whiteouts, cacheKey: opts.cacheKey };
+}

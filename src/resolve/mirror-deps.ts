@@ -1,0 +1,124 @@
+import { stat } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import type { Cache } from '../cache/index.js';
+import type { CachedFile } from '../pipeline/prepare.js';
+import type { Expected, MirrorSource } from '../mirror/types.js';
+import { FetchError, OfflineError } from '../errors.js';
+import type { DepSource } from './resolver.js';
+
+/** '7.2' -> '7.x/x86/tcz', the mirror folder of a release's extensions. */
+export function tczDir(release: string, arch: string): string {
+  return `${release.split('.')[0]}.x/${arch}/tcz`;
+}
+
+export function distDir(release: string, arch: string): string {
+  return `${release.split('.')[0]}.x/${arch}/release/distribution_files`;
+}
+
+export interface MirrorDepOptions {
+  cache: Cache;
+  /** Mirror-relative folder of the .tcz files, e.g. '14.x/x86_64/tcz'. */
+  dir: string;
+  offline?: boolean;
+  /**
+   * 'fetch': existence is answered by downloading the payload (prepare/fetch want it anyway, and the
+   * downloads then overlap the walk). 'probe': a HEAD (http), a stat (folder) or the cache index, so
+   * `dbco resolve` does not download payloads.
+   */
+  mode: 'fetch' | 'probe';
+  /** What a payload must hash to (from the lock), by extension name. */
+  expect?: (name: string) => Expected | undefined;
+}
+
+/**
+ * The walk's view of one or more mirror sources, first source first (an ISO before the mirror): an
+ * extension belongs to the first source that has its .tcz, and its .dep is read from that same source.
+ */
+export class MirrorDeps implements DepSource {
+  readonly where: string;
+  /** Payloads fetched in 'fetch' mode, by extension name. */
+  readonly files = new Map<string, CachedFile>();
+  /** The source (index) each extension came from, by name. */
+  readonly origin = new Map<string, MirrorSource>();
+  private readonly owners = new Map<string, Promise<MirrorSource | null>>();
+
+  constructor(private readonly sources: MirrorSource[], private readonly opts: MirrorDepOptions) {
+    this.where = sources.map((s) => s.location).join(' or ');
+  }
+
+  rel(name: string): string {
+    return `${this.opts.dir}/${name}`;
+  }
+
+  exists(name: string): Promise<boolean> {
+    return this.owner(name).then((s) => s !== null);
+  }
+
+  async depText(name: string): Promise<string | null> {
+    const s = await this.owner(name);
+    return s ? s.text(`${this.rel(name)}.dep`) : null;
+  }
+
+  private owner(name: string): Promise<MirrorSource | null> {
+    let p = this.owners.get(name);
+    if (!p) {
+      p = this.findOwner(name);
+      this.owners.set(name, p);
+    }
+    return p;
+  }
+
+  private async findOwner(name: string): Promise<MirrorSource | null> {
+    for (const s of this.sources) {
+      if (await this.has(s, name)) {
+        this.origin.set(name, s);
+        return s;
+      }
+    }
+    return null;
+  }
+
+  private async has(s: MirrorSource, name: string): Promise<boolean> {
+    const rel = this.rel(name);
+    if (this.opts.mode === 'fetch') {
+      const file = await s.fetch(rel, this.opts.expect?.(name));
+      if (file) this.files.set(name, file);
+      return file !== null;
+    }
+    return probe(s, rel, this.opts.cache, this.opts.offline ?? false);
+  }
+}
+
+const HEAD_KEY = '#exists';
+
+/** Whether a payload is on a source without downloading it. Positive HTTP answers are remembered. */
+export async function probe(s: MirrorSource, rel: string, cache: Cache, offline: boolean): Promise<boolean> {
+  const url = s.urlOf(rel);
+  if (await cache.lookup(url)) return true;
+  if (/^https?:\/\//i.test(url)) {
+    const known = await cache.getMeta(url + HEAD_KEY);
+    if (known?.present) return true;
+    if (offline) throw new OfflineError(`--offline: ${url} is not in the cache (run dbco fetch without --offline first)`);
+    let res: Response;
+    try {
+      res = await fetch(url, { method: 'HEAD', redirect: 'follow', signal: AbortSignal.timeout(30_000) });
+    } catch (err) {
+      throw new FetchError(url, `HEAD failed: ${(err as Error).message}`, { cause: err });
+    }
+    if (res.status === 404 || res.status === 410) return false;
+    if (!res.ok) throw new FetchError(url, `HEAD answered ${res.status} ${res.statusText}`);
+    await cache.setMeta(url + HEAD_KEY, '');
+    return true;
+  }
+  const file = url.startsWith('file:') ? fileURLToPath(url) : url;
+  if (path.isAbsolute(file) && !file.includes('!')) {
+    try {
+      return (await stat(file)).isFile();
+    } catch {
+      return false;
+    }
+  }
+  // Anything else (an ISO): reading it is local and cheap.
+  return (await s.fetch(rel)) !== null;
+}

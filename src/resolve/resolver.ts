@@ -1,0 +1,169 @@
+import { ResolveError } from '../errors.js';
+import { parseDepText, substituteKernel, withTcz } from './dep-file.js';
+
+/** Where the walk reads from; names are extension file names such as 'curl.tcz'. */
+export interface DepSource {
+  /** The .dep text, or null when the extension has none (no dependencies). */
+  depText(name: string): Promise<string | null>;
+  /** Whether the .tcz itself is there (a mirror can list a .dep or .md5.txt and lack the payload). */
+  exists(name: string): Promise<boolean>;
+  /** Where missing files were looked for, for messages. */
+  readonly where: string;
+}
+
+export interface ResolvedExtension {
+  name: string;
+  /** Direct dependencies, cleaned, .tcz appended, KERNEL substituted, in .dep line order. */
+  deps: string[];
+}
+
+export interface Resolution {
+  /** Dependencies before dependants, as tce-load installs them. */
+  extensions: ResolvedExtension[];
+  /** The recipe's own extensions (normalized), the roots of the tree. */
+  roots: string[];
+  warnings: string[];
+}
+
+export interface ResolveOptions {
+  /** The version substituted for KERNEL; a function is called only if some name needs it. */
+  kernelVersion?: string | (() => Promise<string | undefined>);
+  /** How many .dep/existence requests run at once during the prefetch. */
+  concurrency?: number;
+  warn?: (msg: string) => void;
+}
+
+interface NodeInfo {
+  deps: string[];
+  /** Dep lines whose KERNEL could not be substituted. */
+  unknownKernel: string[];
+  exists: boolean;
+}
+
+/**
+ * tce-load's walk: depth-first, dependencies in .dep line order, each extension once, emitted after its
+ * dependencies (post-order); a dependency already on the current path is a cycle, cut with a warning.
+ * The .dep files are fetched first, breadth-first and concurrently, so a cold mirror costs a few round
+ * trips of depth rather than one per extension; the order is then computed from the fetched graph alone.
+ */
+export async function resolveExtensions(requested: string[], src: DepSource, opts: ResolveOptions = {}): Promise<Resolution> {
+  const warnings: string[] = [];
+  const warn = (m: string): void => {
+    warnings.push(m);
+    opts.warn?.(m);
+  };
+  const kv = lazyKernel(opts.kernelVersion);
+  const roots: string[] = [];
+  const rootUnknown: string[] = [];
+  for (const raw of requested) {
+    const n = await kv(withTcz(raw));
+    if (n === null) rootUnknown.push(withTcz(raw));
+    else if (!roots.includes(n)) roots.push(n);
+  }
+  if (rootUnknown.length > 0) throw kernelError([rootUnknown[0]!, 'recipe']);
+
+  const graph = await prefetch(roots, src, opts, kv);
+
+  const state = new Map<string, 'active' | 'done'>();
+  const order: ResolvedExtension[] = [];
+  const missing: string[][] = [];
+  const visit = (name: string, path: string[]): void => {
+    const mark = state.get(name);
+    if (mark === 'done') return;
+    if (mark === 'active') {
+      const from = path.indexOf(name);
+      warn(`dependency cycle cut: ${[...path.slice(from), name].join(' -> ')}`);
+      return;
+    }
+    const info = graph.get(name)!;
+    const chain = [name, ...[...path].reverse(), 'recipe'];
+    if (!info.exists) {
+      missing.push(chain);
+      state.set(name, 'done');
+      return;
+    }
+    if (info.unknownKernel.length > 0) throw kernelError([info.unknownKernel[0]!, ...chain]);
+    state.set(name, 'active');
+    path.push(name);
+    for (const d of info.deps) visit(d, path);
+    path.pop();
+    state.set(name, 'done');
+    order.push({ name, deps: info.deps });
+  };
+  for (const r of roots) visit(r, []);
+
+  if (missing.length > 0) {
+    const err = new ResolveError(missing[0]!, `${missing[0]![0]} is not on ${src.where}`);
+    if (missing.length > 1) {
+      err.message += `\n${missing.slice(1).map((c) => `also missing: ${c.join(' <- ')}`).join('\n')}`;
+    }
+    throw err;
+  }
+  return { extensions: order, roots, warnings };
+}
+
+function kernelError(chain: string[]): ResolveError {
+  return new ResolveError(
+    chain,
+    `${chain[0]} needs the kernel version (set kernel_version, or a kernel whose version can be read)`,
+  );
+}
+
+type Substitute = (name: string) => Promise<string | null>;
+
+function lazyKernel(given: ResolveOptions['kernelVersion']): Substitute {
+  let version: Promise<string | undefined> | undefined;
+  return async (name) => {
+    if (!name.includes('-KERNEL.tcz')) return name;
+    version ??= typeof given === 'function' ? given() : Promise.resolve(given);
+    return substituteKernel(name, await version);
+  };
+}
+
+async function prefetch(roots: string[], src: DepSource, opts: ResolveOptions, kv: Substitute): Promise<Map<string, NodeInfo>> {
+  const graph = new Map<string, NodeInfo>();
+  const limit = Math.max(1, opts.concurrency ?? 16);
+  const queue: string[] = [];
+  const seen = new Set<string>();
+  const enqueue = (n: string): void => {
+    if (seen.has(n)) return;
+    seen.add(n);
+    queue.push(n);
+  };
+  roots.forEach(enqueue);
+
+  const load = async (name: string): Promise<void> => {
+    const [text, exists] = await Promise.all([src.depText(name), src.exists(name)]);
+    const deps: string[] = [];
+    const unknownKernel: string[] = [];
+    if (exists && text !== null) {
+      for (const line of parseDepText(text)) {
+        const d = await kv(withTcz(line));
+        if (d === null) unknownKernel.push(withTcz(line));
+        else deps.push(d);
+      }
+    }
+    graph.set(name, { deps, unknownKernel, exists });
+    deps.forEach(enqueue);
+  };
+
+  // A worker pool over a growing queue: new names found by one load start as soon as a slot frees.
+  let failure: unknown;
+  await new Promise<void>((resolve) => {
+    let running = 0;
+    const pump = (): void => {
+      while (failure === undefined && running < limit && queue.length > 0) {
+        const name = queue.shift()!;
+        running++;
+        load(name).then(
+          () => { running--; pump(); },
+          (err: unknown) => { running--; failure ??= err; pump(); },
+        );
+      }
+      if (running === 0 && (queue.length === 0 || failure !== undefined)) resolve();
+    };
+    pump();
+  });
+  if (failure !== undefined) throw failure;
+  return graph;
+}

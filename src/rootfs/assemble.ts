@@ -1,0 +1,58 @@
+import type { Cache } from '../cache/index.js';
+import { RecipeError } from '../errors.js';
+import type { Logger, PreparedInputs } from '../pipeline/prepare.js';
+import { baseLayer } from './base-layer.js';
+import { applyLayerBudget } from './budget.js';
+import { configLayer, type SetupMode } from './config-layer.js';
+import type { Layer, Rootfs } from './layer.js';
+import { extensionLayer } from './tcz-layer.js';
+
+export interface AssembleOptions {
+  cache: Pick<Cache, 'root'>;
+  epoch: number;
+  /** Most layers the image may have, counting the setup layer that `setup: 'build'` adds later. Default 100. */
+  maxLayers?: number;
+  setup: SetupMode;
+  log?: Logger;
+}
+
+export const DEFAULT_MAX_LAYERS = 100;
+/** Extensions read at once: each holds one open tcz and its entry list. */
+const PARALLEL_EXTENSIONS = 4;
+
+/**
+ * The rootfs as layers: base, one per extension in install order (the smallest merged when over the
+ * layer budget), config. Entries point lazily into the cached archives; nothing is extracted.
+ */
+export async function assembleRootfs(inputs: PreparedInputs, opts: AssembleOptions): Promise<Rootfs> {
+  const cacheRoot = opts.cache.root;
+  const { epoch } = opts;
+  const base = await baseLayer(inputs.base, { cacheRoot, epoch, ...(opts.log ? { log: opts.log } : {}) });
+  const exts = await mapLimit(inputs.extensions, PARALLEL_EXTENSIONS, (ext) => extensionLayer(ext, { cacheRoot, epoch }));
+
+  const maxLayers = opts.maxLayers ?? DEFAULT_MAX_LAYERS;
+  const fixed = 2 + (opts.setup === 'build' ? 1 : 0);
+  const room = maxLayers - fixed;
+  if (exts.length > 0 && room < 1) {
+    throw new RecipeError(inputs.recipePath, 'image.max_layers', `${maxLayers} leaves no layer for extensions (base, config${opts.setup === 'build' ? ', setup' : ''} take ${fixed}): use at least ${fixed + 1}`);
+  }
+  const { layers: extLayers, merged } = applyLayerBudget(exts, room);
+  if (merged) opts.log?.info(`layer budget ${maxLayers}: ${merged.id.split('+').length} smallest extensions share one layer (${merged.id})`);
+
+  const lower: Layer[] = [base, ...extLayers];
+  const { layer: config, setupScripts } = await configLayer(inputs, lower, { epoch, setup: opts.setup });
+  return { arch: inputs.recipe.arch, layers: [...lower, config], setupScripts };
+}
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}

@@ -1,0 +1,55 @@
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Cache } from '../cache/index.js';
+import { writeTar } from '../formats/tar/index.js';
+import { derivedPath, writeAtomic, writeChunks } from './derived-store.js';
+import type { Layer } from './layer.js';
+
+export interface LayerBlob {
+  /** The uncompressed layer tar in the derived store; read-only by convention. */
+  path: string;
+  /** sha256:hex of the tar. */
+  diffId: string;
+  size: number;
+  /** True when the tar came from the cache and nothing was read or written. */
+  reused?: boolean;
+}
+
+/**
+ * The layer as a deterministic tar (sorted, every mtime = epoch, numeric owners), stored under
+ * <cache>/derived/layers/ by the layer's cacheKey: a warm build finds it and opens no archive. The
+ * tar is streamed to disk while hashed, so no layer is ever held in memory.
+ */
+export async function materializeLayer(layer: Layer, opts: { cache: Pick<Cache, 'root'>; epoch: number }): Promise<LayerBlob> {
+  const key = createHash('sha256').update(`${layer.cacheKey}\0mtime=${opts.epoch}`).digest('hex');
+  const tarPath = derivedPath(opts.cache.root, 'layers', `${key}.tar`);
+  const metaPath = path.join(path.dirname(tarPath), `${key}.json`);
+  const known = await readBlobMeta(metaPath);
+  if (known && (await sizeOf(tarPath)) === known.size) return { path: tarPath, diffId: known.diffId, size: known.size, reused: true };
+
+  const hash = createHash('sha256');
+  const tar = writeTar(layer.entries, { mtime: opts.epoch, whiteouts: layer.whiteouts ?? [] });
+  const size = await writeAtomic(opts.cache.root, tarPath, (fh) => writeChunks(fh, tar, (c) => hash.update(c)));
+  const diffId = `sha256:${hash.digest('hex')}`;
+  await writeAtomic(opts.cache.root, metaPath, (fh) => fh.writeFile(JSON.stringify({ diffId, size, cacheKey: layer.cacheKey, id: layer.id })));
+  return { path: tarPath, diffId, size, reused: false };
+}
+
+async function readBlobMeta(p: string): Promise<{ diffId: string; size: number } | undefined> {
+  try {
+    const m = JSON.parse(await readFile(p, 'utf8')) as { diffId?: unknown; size?: unknown };
+    if (typeof m.diffId === 'string' && /^sha256:[0-9a-f]{64}$/.test(m.diffId) && typeof m.size === 'number') return { diffId: m.diffId, size: m.size };
+  } catch {
+    // absent or torn: rebuild
+  }
+  return undefined;
+}
+
+async function sizeOf(p: string): Promise<number | undefined> {
+  try {
+    return (await stat(p)).size;
+  } catch {
+    return undefined;
+  }
+}

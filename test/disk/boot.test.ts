@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createHash } from 'node:crypto';
+import { copyFileSync, readFileSync, mkdirSync, openSync, readSync, closeSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { buildDisk } from '../../src/outputs/disk/index.js';
+import { prepare } from '../../src/pipeline/prepare.js';
+import { parseMbr } from '../../src/formats/disk/mbr.js';
+import { PART_OFFSET } from '../../src/outputs/disk/assemble.js';
+import { kvmWorks } from '../../src/outputs/disk/qemu.js';
+import { requireTool, tempDir } from '../helpers/env.js';
+import { bootUntil } from './qemu-watch.js';
+import { writeRecipe } from './fixtures.js';
+
+/**
+ * One disk from the real TC 6.4.1 rootfs64.gz + vmlinuz64, booted by the BIOS through dbco's MBR and
+ * GRUB (no -kernel). The recipe's bootlocal prints markers and the recipe's file to the serial console;
+ * on the first boot it saves a persist-listed file with filetool.sh -b and powers off, and the second
+ * boot finds it restored from /tce/mydata.tgz.
+ */
+const BOOTLOCAL = [
+  'echo "DBCO-BOOT-MARKER $(cat /etc/dbco/hello.txt)" > /dev/console',
+  'ls -l /etc/dbco/hello.txt > /dev/console',
+  'if [ -f /etc/dbco/persisted.txt ]; then echo "PERSIST-FOUND $(cat /etc/dbco/persisted.txt)" > /dev/console; else echo "saved-at-first-boot" > /etc/dbco/persisted.txt; filetool.sh -b > /dev/console 2>&1; ls -l /mnt/sda1/tce/ > /dev/console; echo BACKUP-DONE > /dev/console; poweroff; fi',
+];
+
+describe('disk boots with GRUB from the MBR', () => {
+  const tmp = tempDir('dbco-disk-boot-');
+  let disk = '';
+  let kvm = false;
+  const cache = path.join(tmp.dir, 'cache');
+
+  async function build(out: string): Promise<void> {
+    const recipe = writeRecipe(tmp.dir, 'boot-test', [
+      'files:',
+      '  - dest: /etc/dbco/hello.txt',
+      '    content: "hello from the recipe"',
+      '    mode: "0640"',
+      'persist: [etc/dbco/persisted.txt]',
+      'bootlocal:',
+      ...BOOTLOCAL.map((l) => `  - ${JSON.stringify(l)}`),
+    ].join('\n'));
+    const inputs = await prepare(recipe, { cache });
+    const work = path.join(tmp.dir, `work-${path.basename(out)}`);
+    mkdirSync(work, { recursive: true });
+    await buildDisk(inputs, { cacheRoot: cache, out, work, epoch: 1_700_000_000 });
+  }
+
+  beforeAll(async () => {
+    requireTool('mke2fs');
+    requireTool('grub-mkimage');
+    disk = path.join(tmp.dir, 'a.raw');
+    await build(disk);
+    kvm = await kvmWorks(disk, 'x86_64');
+  });
+  afterAll(() => tmp.cleanup());
+
+  test('MBR: one bootable Linux partition from sector 2048, GRUB boot code, fsck clean', () => {
+    const fd = openSync(disk, 'r');
+    const mbr = Buffer.alloc(512);
+    readSync(fd, mbr, 0, 512, 0);
+    closeSync(fd);
+    const { partitions } = parseMbr(mbr);
+    expect(partitions).toEqual([{ bootable: true, type: 0x83, start: 2048, sectors: 64 * 2048 - 2048 }]);
+    expect(mbr.subarray(0, 0x1b8).includes(Buffer.from('GRUB'))).toBe(true);
+    const part = path.join(tmp.dir, 'part.ext2');
+    execFileSync('dd', [`if=${disk}`, `of=${part}`, 'bs=1M', `skip=${PART_OFFSET / 2 ** 20}`, 'status=none']);
+    const fsck = execFileSync('e2fsck', ['-fn', part]).toString();
+    expect(fsck).toMatch(/clean|files/);
+    const ls = execFileSync('debugfs', ['-R', 'ls -p /boot', part], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    expect(ls).toContain('vmlinuz64');
+    expect(ls).toContain('dbco.gz');
+    const tce = execFileSync('debugfs', ['-R', 'ls -p /tce', part], { stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    expect(tce).toMatch(/onboot\.lst/);
+    expect(tce).toMatch(/optional/);
+  });
+
+  test('two builds are byte-identical', async () => {
+    const second = path.join(tmp.dir, 'b.raw');
+    await build(second);
+    const sha = (f: string): string => createHash('sha256').update(readFileSync(f)).digest('hex');
+    expect(sha(second)).toBe(sha(disk));
+  });
+
+  test('boots to the TC userland: bootlocal marker and recipe file on the serial console; persist survives a reboot', async () => {
+    const copy = path.join(tmp.dir, 'boot.raw');
+    copyFileSync(disk, copy);
+    const first = await bootUntil(copy, { arch: 'x86_64', kvm, until: [/DBCO-BOOT-MARKER hello from the recipe/, /BACKUP-DONE/], waitExit: true, timeoutMs: 110_000 });
+    expect(first).toMatch(/-rw-r-----\s+1 root\s+root\s+21 .*\/etc\/dbco\/hello\.txt/);
+    expect(first).toMatch(/mydata\.tgz/);
+    const second = await bootUntil(copy, { arch: 'x86_64', kvm, until: [/PERSIST-FOUND saved-at-first-boot/], timeoutMs: 110_000 });
+    expect(second).toContain('DBCO-BOOT-MARKER');
+  }, 240_000);
+});

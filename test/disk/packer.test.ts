@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { requireTool, runDbco, tempDir } from '../helpers/env.js';
+import { writeRecipe } from './fixtures.js';
+
+/**
+ * The Packer VM stage through the CLI, as a user runs it: the guest runs the provision steps from the
+ * provision drive, prints them and a boot confirmation to the serial log, powers off; the artifact
+ * (converted to qcow2 here) holds exactly the host-assembled disk, because that boot wrote nothing and
+ * dbco normalizes what a mount changes.
+ */
+describe('dbco image --disk: Packer stage', () => {
+  const tmp = tempDir('dbco-disk-packer-');
+  const cache = path.join(tmp.dir, 'cache');
+  let recipe = '';
+  beforeAll(() => {
+    recipe = writeRecipe(tmp.dir, 'packer-test', [
+      'provision:',
+      '  - echo "PROVISIONED-$(uname -r)"',
+      '  - ls /mnt/sda1/tce',
+    ].join('\n'));
+  });
+  afterAll(() => tmp.cleanup());
+
+  test('--packer-template-only writes a template packer accepts, and no disk', () => {
+    requireTool('packer');
+    const out = path.join(tmp.dir, 'tpl', 'disk.raw');
+    mkdirSync(path.dirname(out), { recursive: true });
+    const r = runDbco(['image', recipe, '--disk', '-o', out, '--cache', cache, '--packer-template-only', '-q']);
+    expect(r.code, r.stderr).toBe(0);
+    const template = path.join(`${out}.build`, 'packer.json');
+    const t = JSON.parse(readFileSync(template, 'utf8')) as { builders: Record<string, unknown>[] };
+    const b = t.builders[0]!;
+    expect(b).toMatchObject({ type: 'qemu', disk_image: true, format: 'raw', headless: true, communicator: 'none', skip_resize_disk: true });
+    expect(['kvm', 'tcg']).toContain(b.accelerator);
+    expect(String(b.iso_checksum)).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(JSON.stringify(b.qemuargs)).toContain('serial.log');
+    execFileSync('packer', ['validate', template], { cwd: `${out}.build` });
+    expect(existsSync(out)).toBe(false);
+  });
+
+  test('packer missing from PATH: a ToolError saying how to install it', () => {
+    const bin = path.join(tmp.dir, 'bin');
+    mkdirSync(bin, { recursive: true });
+    for (const t of ['mke2fs', 'grub-mkimage']) symlinkSync(requireTool(t), path.join(bin, t));
+    const started = Date.now();
+    const r = runDbco(['image', recipe, '--disk', '-o', path.join(tmp.dir, 'none.raw'), '--cache', cache], { env: { PATH: bin } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/packer: not found on PATH; install it \(apt-get install packer, or download it from https:\/\/developer\.hashicorp\.com/);
+    expect(Date.now() - started).toBeLessThan(20_000);
+  });
+
+  test('provision output on the serial log, boot confirmed, artifact = the assembled disk (qcow2)', () => {
+    requireTool('packer');
+    requireTool('qemu-img');
+    const out = path.join(tmp.dir, 'full', 'disk.qcow2');
+    mkdirSync(path.dirname(out), { recursive: true });
+    const r = runDbco(['image', recipe, '--disk', '-o', out, '--format', 'qcow2', '--cache', cache]);
+    expect(r.code, r.stderr).toBe(0);
+    const build = `${out}.build`;
+    expect(existsSync(path.join(build, 'packer.json'))).toBe(true);
+    expect(readFileSync(path.join(build, 'packer.log'), 'utf8')).toMatch(/Builds finished/);
+    const serial = readFileSync(path.join(build, 'serial.log'), 'latin1');
+    expect(serial).toContain('PROVISIONED-3.16.6-tinycore64');
+    expect(serial).toMatch(/onboot\.lst/);
+    expect(serial).toContain('dbco-provision: exit 0');
+    expect(serial).toContain('dbco-provision: boot confirmed');
+    expect(execFileSync('qemu-img', ['info', out]).toString()).toMatch(/file format: qcow2/);
+    const back = path.join(tmp.dir, 'back.raw');
+    execFileSync('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', out, back]);
+    const sha = (f: string): string => createHash('sha256').update(readFileSync(f)).digest('hex');
+    expect(sha(back)).toBe(sha(path.join(build, 'assembled.raw')));
+  }, 300_000);
+});

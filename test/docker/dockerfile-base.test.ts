@@ -1,0 +1,54 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { execSync } from 'node:child_process';
+import path from 'node:path';
+import { REPO_ROOT, requireTool, runDbco, tempDir } from '../helpers/env.js';
+import { serveFolder } from '../helpers/static-server.js';
+import { mirrorWith6x, writeRecipe } from './helpers/fixtures.js';
+import { docker, removeImages } from './helpers/docker-util.js';
+import { diffTrees, dockerManaged, walkTree } from './helpers/tree.js';
+
+function exportTree(image: string, dir: string): ReturnType<typeof walkTree> {
+  mkdirSync(dir);
+  const cid = docker(['create', image]).trim();
+  try {
+    execSync(`docker export ${cid} | tar -x -p --numeric-owner -C ${dir}`);
+  } finally {
+    docker(['rm', '-f', cid]);
+  }
+  return walkTree(dir);
+}
+
+/** Dockerfile.base + `dbco rootfs --layer base` with plain `docker build` gives dbco's base tree. */
+describe('Dockerfile.base', () => {
+  const tmp = tempDir('dbco-dockerfile-');
+  const T = `dbco-dfb-${process.pid}`;
+  let mirror: Awaited<ReturnType<typeof serveFolder>>;
+  beforeAll(async () => {
+    requireTool('docker');
+    mirror = await serveFolder(mirrorWith6x(path.join(tmp.dir, 'mirror')));
+  });
+  afterAll(async () => { removeImages(`${T}:docker-build`, `${T}:dbco`); await mirror?.close(); tmp.cleanup(); });
+
+  test('docker build of the exported base layer == the base layer of dbco image', () => {
+    const recipe = writeRecipe(tmp.dir, 'base', `name: base\nrelease: "6.4.1"\narch: x86_64\nmirror: ${mirror.url}\nbase: rootfs64.gz\nimage:\n  setup: none\n`);
+    const cache = path.join(tmp.dir, 'cache');
+    const ctx = path.join(tmp.dir, 'ctx');
+    mkdirSync(ctx);
+    const exp = runDbco(['rootfs', recipe, '--layer', 'base', '-o', path.join(ctx, 'base-rootfs.tar'), '--cache', cache]);
+    expect(exp.stderr).not.toMatch(/error/i);
+    expect(exp.code).toBe(0);
+    copyFileSync(path.join(REPO_ROOT, 'Dockerfile.base'), path.join(ctx, 'Dockerfile'));
+    docker(['build', '-q', '-t', `${T}:docker-build`, ctx]);
+    expect(docker(['run', '--rm', `${T}:docker-build`, 'cat', '/usr/share/doc/tc/release.txt']).trim()).toBe('6.4.1');
+
+    const img = runDbco(['image', recipe, '--docker', '--cache', cache, '--tag', `${T}:dbco`]);
+    expect(img.code).toBe(0);
+    const plain = exportTree(`${T}:docker-build`, path.join(tmp.dir, 'a'));
+    const viaDbco = exportTree(`${T}:dbco`, path.join(tmp.dir, 'b'));
+    // The dbco image has the config layer on top (extension markers, bootlocal): compare the base's paths.
+    const problems = diffTrees(plain, viaDbco, (p) => dockerManaged(p));
+    expect(problems.filter((p) => !p.startsWith('extra '))).toEqual([]);
+    expect(plain.size).toBeGreaterThan(500);
+  });
+});

@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { readdirSync, writeFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { requireTool, runDbco, tempDir } from '../helpers/env.js';
+import { serveFolder } from '../helpers/static-server.js';
+import { TC6, makeTcz, mirrorWith6x, writeRecipe } from './helpers/fixtures.js';
+import { imageTags } from './helpers/docker-util.js';
+
+/** Lists every file under the cache (relative), to show a failed build left nothing half-written. */
+function cacheFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return (readdirSync(dir, { recursive: true }) as string[]).sort();
+}
+
+describe('dbco image --docker: failures are clear, non-zero, tag nothing', () => {
+  const tmp = tempDir('dbco-image-err-');
+  const T = `dbco-err${process.pid}`;
+  let mirror: Awaited<ReturnType<typeof serveFolder>>;
+  let common: string;
+  beforeAll(async () => {
+    requireTool('docker');
+    const root = mirrorWith6x(path.join(tmp.dir, 'mirror'));
+    const tcz = path.join(root, TC6, 'tcz');
+    makeTcz(tcz, 'good', { 'usr/local/share/good.txt': 'good\n' }, ['missing-dep']);
+    makeTcz(tcz, 'tampered', { 'usr/local/share/t.txt': 'tampered\n' });
+    writeFileSync(path.join(tcz, 'tampered.tcz.md5.txt'), `${'0'.repeat(32)}  tampered.tcz\n`);
+    mirror = await serveFolder(root);
+    common = `release: "6.4.1"\narch: x86_64\nmirror: ${mirror.url}\nbase: rootfs64.gz\n`;
+  }, 300_000);
+  afterAll(async () => { await mirror?.close(); tmp.cleanup(); });
+
+  const run = (recipe: string, env: NodeJS.ProcessEnv = {}) => {
+    const before = imageTags();
+    const cache = path.join(tmp.dir, `cache-${path.basename(recipe, '.yaml')}`);
+    const started = Date.now();
+    const r = runDbco(['image', recipe, '--docker', '--cache', cache, '--tag', `${T}:x`], { env });
+    return { ...r, ms: Date.now() - started, newTags: imageTags().filter((t) => !before.includes(t)), cache };
+  };
+
+  test('unknown extension: the dependency chain is named', () => {
+    const r = run(writeRecipe(tmp.dir, 'unknown', `name: unknown\n${common}extensions: [good]\n`));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/missing-dep\.tcz/);
+    expect(r.stderr).toMatch(/good\.tcz/);
+    expect(r.stderr.trim().split('\n').length).toBeLessThan(5);
+    expect(r.newTags).toEqual([]);
+  });
+
+  test('md5 mismatch: named, and the bad file is not in the cache', () => {
+    const r = run(writeRecipe(tmp.dir, 'md5', `name: md5\n${common}extensions: [tampered]\n`));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/tampered\.tcz/);
+    expect(r.stderr).toMatch(/md5/i);
+    expect(r.newTags).toEqual([]);
+    const blobs = cacheFiles(path.join(r.cache, 'blobs'));
+    expect(blobs.filter((f) => f.includes('/')).length).toBeLessThanOrEqual(1); // at most the verified rootfs64.gz
+    expect(cacheFiles(path.join(r.cache, 'tmp'))).toEqual([]);
+  });
+
+  test('Docker down: fails within 2 s naming DOCKER_HOST and --output', () => {
+    const r = run(writeRecipe(tmp.dir, 'down', `name: down\n${common}`), { DOCKER_HOST: 'unix:///nonexistent.sock' });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/unix:\/\/\/nonexistent\.sock/);
+    expect(r.stderr).toMatch(/--output/);
+    expect(r.ms).toBeLessThan(2000 + 1500); // node start-up on a loaded 2-core machine is the rest
+    expect(r.newTags).toEqual([]);
+  });
+
+  test('a bad recipe field: file, field and reason; nothing fetched', () => {
+    const r = run(writeRecipe(tmp.dir, 'badfield', `name: Bad Name\n${common}image:\n  setup: sometimes\n`));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/badfield\.yaml/);
+    expect(r.stderr).toMatch(/name/);
+    expect(r.stderr).toMatch(/setup/);
+    expect(mirror.requests.filter((u) => u.includes('badfield'))).toEqual([]);
+    expect(r.newTags).toEqual([]);
+  });
+
+  test('32-bit recipe with setup build: refused before any download, suggesting boot or none', () => {
+    const before = mirror.requests.length;
+    const r = run(writeRecipe(tmp.dir, 'x86build', `name: x86build\nrelease: "7.2"\narch: x86\nmirror: ${mirror.url}\nbase: core.gz\n`));
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/cannot run x86 \(i386\) binaries/);
+    expect(r.stderr).toMatch(/setup: boot/);
+    expect(r.stderr).toMatch(/none/);
+    expect(mirror.requests.length).toBe(before);
+  });
+
+  test('neither --docker nor --disk is a usage error', () => {
+    const r = runDbco(['image', 'whatever.yaml']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/--docker or --disk/);
+  });
+});

@@ -1,0 +1,132 @@
+import { execFileSync, execSync } from 'node:child_process';
+import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { indexCpio, readCpio, writeCpio } from '../../src/formats/cpio/index.js';
+import { gunzipChunks, gzipBytes, gzipChunks } from '../../src/formats/gzip.js';
+import { bufferSource } from '../../src/formats/source.js';
+import { FormatError } from '../../src/errors.js';
+import { requireTool, sharedMirror, tempDir } from '../helpers/env.js';
+import { buildTree } from './archive-build-tree.js';
+import { bytesChunks, collect, fileChunks, treeFromDir, treeFromEntries, treeFromStream } from './archive-tree.js';
+
+const ROOTFS = () => path.join(sharedMirror(), '6.x/x86_64/release/distribution_files/rootfs64.gz');
+
+function cpioExtract(archive: Buffer, into: string): void {
+  mkdirSync(into, { recursive: true });
+  execFileSync('cpio', ['-idm', '--no-absolute-filenames', '--quiet'], { cwd: into, input: archive, stdio: ['pipe', 'ignore', 'pipe'] });
+}
+
+function gnuCpio(root: string, format: 'newc' | 'crc'): Buffer {
+  const list = execSync('find . -mindepth 1 | sort', { cwd: root });
+  return execFileSync('cpio', ['-o', '-H', format, '--quiet'], { cwd: root, input: list, maxBuffer: 64 << 20 });
+}
+
+describe('cpio: real TC rootfs64.gz', () => {
+  requireTool('cpio');
+  const tmp = tempDir('dbco-cpio-');
+  let expected: Awaited<ReturnType<typeof treeFromDir>>;
+  let raw: Buffer;
+  beforeAll(async () => {
+    raw = gunzipSync(readFileSync(ROOTFS()));
+    cpioExtract(raw, path.join(tmp.dir, 'x'));
+    expected = await treeFromDir(path.join(tmp.dir, 'x'));
+  });
+  afterAll(() => tmp.cleanup());
+
+  it('readCpio (streaming through gunzipChunks) gives the tree GNU cpio extracts', async () => {
+    const got = await treeFromStream(readCpio(gunzipChunks(fileChunks(ROOTFS()))));
+    expect(Object.keys(got).length).toBeGreaterThan(600);
+    expect(got).toEqual(expected);
+    expect(Object.values(got).some((n) => n.kind === 'char')).toBe(true);
+  });
+
+  it('indexCpio (random access over the gunzipped bytes) gives the same tree, bodies read lazily', async () => {
+    const entries = await indexCpio(bufferSource(raw));
+    expect(await treeFromEntries(entries)).toEqual(expected);
+    // open() twice reads twice: a fresh read each time
+    const f = entries.find((e) => e.kind === 'file' && e.size > 1000)!;
+    expect((await collect(f.open!())).equals(await collect(f.open!()))).toBe(true);
+  });
+});
+
+describe('cpio: archives written by GNU cpio', () => {
+  requireTool('cpio');
+  requireTool('mknod');
+  const tmp = tempDir('dbco-cpio-gen-');
+  const src = path.join(tmp.dir, 'src');
+  let expected: Awaited<ReturnType<typeof treeFromDir>>;
+  beforeAll(async () => {
+    mkdirSync(src);
+    buildTree(src);
+    expected = await treeFromDir(src);
+  });
+  afterAll(() => tmp.cleanup());
+
+  for (const format of ['newc', 'crc'] as const) {
+    it(`reads -H ${format}: hard links, fifos, devices, symlinks, setuid/sticky, empty, big, long names`, async () => {
+      const archive = gnuCpio(src, format);
+      const streamed = await treeFromStream(readCpio(bytesChunks(archive)));
+      expect(streamed).toEqual(expected);
+      expect(streamed['hl-a']!.links).toEqual(['d/hl-b', 'd/sub/linked', 'hl-a']);
+      expect(streamed['empty-linked']!.links).toEqual(['empty-linked', 'empty-linked2']);
+      expect(streamed['bigdev']!.dev).toBe('300,70000');
+      expect(streamed['setgid']).toMatchObject({ uid: 2_100_000, gid: 3_000_000, mode: 0o2711 });
+      expect(await treeFromEntries(await indexCpio(bufferSource(archive)))).toEqual(expected);
+    });
+  }
+
+  it('crc format: a flipped data byte is a FormatError', async () => {
+    const archive = gnuCpio(src, 'crc');
+    const at = archive.indexOf('shared content');
+    archive[at] ^= 1;
+    await expect(treeFromStream(readCpio(bytesChunks(archive)))).rejects.toBeInstanceOf(FormatError);
+  });
+
+  it('reads two archives gzip-ed separately and concatenated (core.gz + extra initrd)', async () => {
+    const two = path.join(tmp.dir, 'two');
+    mkdirSync(path.join(two, 'etc'), { recursive: true });
+    writeFileSync(path.join(two, 'etc/extra.conf'), 'second archive\n');
+    const list = Buffer.from('etc\netc/extra.conf\n');
+    const second = execFileSync('cpio', ['-o', '-H', 'newc', '--quiet'], { cwd: two, input: list });
+    const gz = Buffer.concat([gzipSync(gnuCpio(src, 'newc')), gzipSync(second)]);
+    const got = await treeFromStream(readCpio(gunzipChunks(bytesChunks(gz, 65536))));
+    expect(got['etc/extra.conf']).toMatchObject({ kind: 'file', size: 15 });
+    expect(got['big.bin']).toEqual(expected['big.bin']);
+    expect(Object.keys(got).length).toBe(Object.keys(expected).length + 2);
+  });
+
+  it('writeCpio: GNU cpio extracts what dbco wrote to the same tree; writing twice gives identical bytes', async () => {
+    const entries = await indexCpio(bufferSource(gnuCpio(src, 'newc')));
+    const a = await collect(writeCpio(entries));
+    const b = await collect(writeCpio([...entries].reverse()));
+    expect(a.equals(b)).toBe(true);
+    expect(a.length % 512).toBe(0);
+    const out = path.join(tmp.dir, 'out');
+    cpioExtract(a, out);
+    expect(await treeFromDir(out)).toEqual(expected);
+    // and dbco reads its own output back to the same tree
+    expect(await treeFromStream(readCpio(bytesChunks(a)))).toEqual(expected);
+  });
+});
+
+describe('gzip helpers', () => {
+  it('deterministic gzip: mtime 0, OS byte 3, same bytes streamed or at once; gunzip -t accepts it', async () => {
+    requireTool('gzip');
+    const data = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 31) & 0xff));
+    const a = await collect(gzipChunks(bytesChunks(data, 10_000)));
+    const b = gzipBytes(data);
+    expect(a.equals(b)).toBe(true);
+    expect([...a.subarray(4, 8)]).toEqual([0, 0, 0, 0]);
+    expect(a[9]).toBe(3);
+    expect(execFileSync('gzip', ['-dc'], { input: a }).equals(data)).toBe(true);
+  });
+
+  it('gunzipChunks: zero padding after the last member is fine; garbage or truncation is a FormatError', async () => {
+    const two = Buffer.concat([gzipSync('hello'), gzipSync(' world')]);
+    expect((await collect(gunzipChunks(bytesChunks(Buffer.concat([two, Buffer.alloc(512)]), 3)))).toString()).toBe('hello world');
+    await expect(collect(gunzipChunks(bytesChunks(Buffer.concat([two, Buffer.from('junk')]))))).rejects.toBeInstanceOf(FormatError);
+    await expect(collect(gunzipChunks(bytesChunks(two.subarray(0, two.length - 5))))).rejects.toBeInstanceOf(FormatError);
+  });
+});

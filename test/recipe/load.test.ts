@@ -1,0 +1,90 @@
+import { describe, expect, test } from 'vitest';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseRecipe, pickMirror } from '../../src/recipe/load.js';
+import { recipeJsonSchema } from '../../src/recipe/json-schema.js';
+import { RecipeError } from '../../src/errors.js';
+import { REPO_ROOT } from '../helpers/env.js';
+
+const ok = `# yaml-language-server: $schema=./schema.json
+name: demo
+release: "14.0"
+arch: x86_64
+base: corepure64.gz
+extensions:
+  - openssh
+  - scsi-KERNEL.tcz
+`;
+
+function errorOf(text: string): RecipeError {
+  try {
+    parseRecipe(text, 'recipes/x.yaml');
+  } catch (err) {
+    expect(err).toBeInstanceOf(RecipeError);
+    return err as RecipeError;
+  }
+  throw new Error('expected a RecipeError');
+}
+
+describe('recipe loading', () => {
+  test('valid recipe: .tcz appended where missing', () => {
+    const r = parseRecipe(ok, 'recipes/x.yaml');
+    expect(r.extensions).toEqual(['openssh.tcz', 'scsi-KERNEL.tcz']);
+    expect(r.base).toBe('corepure64.gz');
+  });
+
+  test('unknown field: file:line:column and the field', () => {
+    expect(errorOf(`${ok}colour: blue\n`).message).toBe('recipes/x.yaml:9:1: colour: unknown field "colour"');
+    expect(errorOf(ok.replace('arch: x86_64', 'arch: x86_64\nimage:\n  tagg: x')).message).toBe('recipes/x.yaml:6:3: image.tagg: unknown field "tagg"');
+  });
+
+  test('wrong type', () => {
+    expect(errorOf(ok.replace('"14.0"', '14.0')).message).toBe('recipes/x.yaml:3:10: release: expected string, got number (put it in quotes)');
+    expect(errorOf(`${ok}image:\n  max_layers: "5"\n`).message).toBe('recipes/x.yaml:10:15: image.max_layers: expected number, got string');
+  });
+
+  test('bad enum value', () => {
+    expect(errorOf(ok.replace('x86_64', 'arm64')).message).toBe('recipes/x.yaml:4:7: arch: expected one of "x86", "x86_64", got "arm64"');
+  });
+
+  test('bad extension name', () => {
+    const e = errorOf(ok.replace('  - openssh\n', '  - openssh\n  - a b\n'));
+    expect(e.message).toMatch(/^recipes\/x\.yaml:8:5: extensions\[1\]: "a b" is not an extension name/);
+    expect(e.field).toBe('extensions[1]');
+  });
+
+  test('all errors at once, in file order; missing field; yaml syntax', () => {
+    const e = errorOf('name: Demo\nrelease: "7"\narch: sparc\nextra: 1\n');
+    const lines = e.message.split('\n');
+    expect(lines).toHaveLength(5);
+    expect(lines[0]).toBe('recipes/x.yaml:1:1: base: required field missing');
+    expect(lines[1]).toMatch(/^recipes\/x\.yaml:1:7: name: /);
+    expect(lines[2]).toMatch(/^recipes\/x\.yaml:2:10: release: /);
+    expect(lines[3]).toMatch(/^recipes\/x\.yaml:3:7: arch: /);
+    expect(lines).toContain('recipes/x.yaml:4:1: extra: unknown field "extra"');
+    expect(errorOf('name: demo\nrelease: "7.2"\narch: x86\n').message).toBe('recipes/x.yaml:1:1: base: required field missing');
+    expect(errorOf('name: [demo\nrelease: 1\n').message).toMatch(/^recipes\/x\.yaml:2:\d+: \(yaml\): /);
+  });
+
+  test('base variants: ISO errors point inside the object', () => {
+    const e = errorOf(ok.replace('base: corepure64.gz', 'base:\n  iso: tc.iso\n  sha256: nope'));
+    expect(e.message).toMatch(/^recipes\/x\.yaml:7:11: base\.sha256: "nope" is not 64 lowercase hex digits/);
+    expect(parseRecipe(ok.replace('base: corepure64.gz', 'base: {file: ./core.gz}'), 'x').base).toEqual({ file: './core.gz' });
+  });
+
+  test('mirror precedence: --mirror > DBCO_MIRROR > recipe > default', () => {
+    const r = { ...parseRecipe(ok, 'x'), mirror: 'http://recipe' };
+    expect(pickMirror('http://flag', r, 'http://def', { DBCO_MIRROR: 'http://env' })).toBe('http://flag');
+    expect(pickMirror(undefined, r, 'http://def', { DBCO_MIRROR: 'http://env' })).toBe('http://env');
+    expect(pickMirror(undefined, r, 'http://def', {})).toBe('http://recipe');
+    expect(pickMirror(undefined, parseRecipe(ok, 'x'), 'http://def', {})).toBe('http://def');
+  });
+
+  test('recipes/schema.json is the one generated from the zod schema (dbco schema --write)', () => {
+    const committed = readFileSync(path.join(REPO_ROOT, 'recipes/schema.json'), 'utf8');
+    expect(committed).toBe(recipeJsonSchema());
+    const schema = JSON.parse(committed) as { properties: Record<string, unknown>; required: string[]; additionalProperties: boolean };
+    expect(schema.required).toEqual(expect.arrayContaining(['name', 'release', 'arch', 'base']));
+    expect(schema.additionalProperties).toBe(false);
+  });
+});

@@ -1,0 +1,55 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { REPO_ROOT } from '../helpers/env.js';
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { DepSource } from '../../src/resolve/resolver.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+/** The POSIX-shell reference walk (tce-walk.sh) over a folder of tczs: install order and holes. */
+export function shellWalk(dir: string, exts: string[], kernelVersion = 'none'): { order: string[]; missing: string[]; cycles: string[] } {
+  const out = execFileSync('sh', [path.join(HERE, 'tce-walk.sh'), dir, kernelVersion, ...exts], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines = out.toString().split('\n').filter(Boolean);
+  return {
+    order: lines.filter((l) => !l.startsWith('MISSING ')),
+    missing: lines.filter((l) => l.startsWith('MISSING ')).map((l) => l.slice(8)),
+    cycles: [],
+  };
+}
+
+/** A DepSource straight over a folder (no cache): exercises the walk alone. */
+export function folderDeps(dir: string): DepSource & { calls: string[] } {
+  const calls: string[] = [];
+  return {
+    where: dir,
+    calls,
+    async depText(name) {
+      calls.push(`${name}.dep`);
+      try { return await readFile(path.join(dir, `${name}.dep`), 'utf8'); } catch { return null; }
+    },
+    async exists(name) {
+      try { return (await stat(path.join(dir, name))).isFile(); } catch { return false; }
+    },
+  };
+}
+
+/**
+ * The built CLI in a child process without blocking this one (runDbco is synchronous, which would
+ * starve an HTTP server running in the test process).
+ */
+export function runDbcoAsync(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/dbco.js'), ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
+  });
+}
