@@ -40,3 +40,16 @@ if ! have setfattr; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends attr >/dev/null \
     || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends attr >/dev/null; }
 fi
+
+# test/disk boots a 32-bit x86 disk whose fixture base is an i386 busybox (the host has no i386 binaries).
+I386_BUSYBOX_DIR=/var/cache/dbco-test/busybox-i386
+if [ ! -x "$I386_BUSYBOX_DIR/bin/busybox" ]; then
+  echo "install-deps: busybox-static:i386 into $I386_BUSYBOX_DIR"
+  dpkg --print-foreign-architectures | grep -qx i386 || dpkg --add-architecture i386
+  apt-get update -qq || true
+  dl=$(mktemp -d)
+  (cd "$dl" && apt-get download -qq busybox-static:i386)
+  mkdir -p "$I386_BUSYBOX_DIR"
+  dpkg-deb -x "$dl"/busybox-static_*_i386.deb "$I386_BUSYBOX_DIR"
+  rm -rf "$dl"
+fi

@@ -35,14 +35,12 @@ export async function* gzipChunks(chunks: AsyncIterable<Uint8Array>, level = 9):
   const input = Readable.from(chunks, { objectMode: false });
   input.on('error', (err) => gz.destroy(err));
   input.pipe(gz);
-  let first = true;
+  let offset = 0;
   try {
     for await (const b of gz) {
       const buf = b as Buffer;
-      if (first && buf.length >= 10) {
-        buf[9] = 3;
-        first = false;
-      }
+      if (offset <= 9 && offset + buf.length > 9) buf[9 - offset] = 3;
+      offset += buf.length;
       yield buf;
     }
   } finally {

@@ -22,7 +22,7 @@ export class ChunkReader {
   /** Bytes consumed so far: used for alignment and error messages. */
   offset = 0;
 
-  constructor(chunks: AsyncIterable<Uint8Array>, private readonly format: Fmt) {
+  constructor(chunks: AsyncIterable<Uint8Array>, readonly format: Fmt) {
     this.it = chunks[Symbol.asyncIterator]();
   }
 
@@ -147,7 +147,7 @@ export class BodyStream {
 
   private async piece(): Promise<Uint8Array> {
     const p = await this.r.nextPiece(this.remaining);
-    if (p.length === 0) throw new FormatError(formatOf(this.r), `truncated body of ${this.what} at offset ${this.r.offset}`);
+    if (p.length === 0) throw new FormatError(this.r.format, `truncated body of ${this.what} at offset ${this.r.offset}`);
     this.remaining -= p.length;
     this.onData?.(p);
     if (this.remaining === 0) this.onEnd?.();
@@ -158,8 +158,4 @@ export class BodyStream {
     if (this.active) throw new Error('next entry requested while a body is still being read');
     while (this.remaining > 0) await this.piece();
   }
-}
-
-function formatOf(r: ChunkReader): Fmt {
-  return (r as unknown as { format: Fmt }).format;
 }

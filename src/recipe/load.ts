@@ -1,10 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
-import type { z } from 'zod';
-import { DbcoError, RecipeError } from '../errors.js';
-import { Recipe } from './schema.js';
+import { writeFileAtomic } from '../cache/atomic.js';
+import { DbcoError } from '../errors.js';
+import type { Recipe } from './schema.js';
+
+export { withTcz } from './names.js';
 
 export interface LoadedRecipe {
   recipe: Recipe;
@@ -15,184 +16,45 @@ export interface LoadedRecipe {
   digest: string;
 }
 
-/** Several recipe problems at once; `errors` holds each, the message lists them one per line. */
-export class RecipeErrors extends RecipeError {
-  constructor(readonly errors: RecipeError[]) {
-    super(errors[0]!.where, errors[0]!.field, `${errors.length} problems`);
-    this.message = errors.map((e) => e.message).join('\n');
-  }
-}
-
-export async function loadRecipe(file: string): Promise<LoadedRecipe> {
+/**
+ * Reads and validates a recipe. With `cacheRoot`, a recipe validated before (same bytes, same schema
+ * module) is read back from `<cacheRoot>/recipes/` instead: the YAML parser and zod are then never
+ * loaded, which is most of a warm `dbco resolve`.
+ */
+export async function loadRecipe(file: string, opts: { cacheRoot?: string } = {}): Promise<LoadedRecipe> {
   let bytes: Buffer;
   try {
     bytes = await readFile(file);
   } catch (err) {
     throw new DbcoError('RECIPE', `${file}: cannot read recipe: ${(err as Error).message}`, { cause: err });
   }
+  const digest = createHash('sha256').update(bytes).digest('hex');
+  const abs = path.resolve(file);
+  const done = (recipe: Recipe): LoadedRecipe => ({ recipe, path: abs, dir: path.dirname(abs), bytes, digest });
+  const memo = opts.cacheRoot ? await memoPath(opts.cacheRoot, digest) : undefined;
+  if (memo) {
+    try {
+      return done(JSON.parse(await readFile(memo, 'utf8')) as Recipe);
+    } catch {
+      // not validated before (or unreadable): validate now
+    }
+  }
+  const { parseRecipe } = await import('./parse.js');
   const recipe = parseRecipe(bytes.toString('utf8'), file);
-  return {
-    recipe,
-    path: path.resolve(file),
-    dir: path.dirname(path.resolve(file)),
-    bytes,
-    digest: createHash('sha256').update(bytes).digest('hex'),
-  };
+  if (memo && opts.cacheRoot) {
+    await writeFileAtomic(path.join(opts.cacheRoot, 'tmp'), memo, JSON.stringify(recipe)).catch(() => {});
+  }
+  return done(recipe);
 }
 
-/** Parses and validates recipe text; `name` is the file shown in error positions. */
-export function parseRecipe(text: string, name: string): Recipe {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  const where = (offset: number): string => {
-    const p = lc.linePos(offset);
-    return `${name}:${p.line}:${p.col}`;
-  };
-  if (doc.errors.length > 0) {
-    throw collect(doc.errors.map((e) => new RecipeError(where(e.pos[0]), '(yaml)', e.message.split('\n')[0]!)));
-  }
-  const value: unknown = doc.toJS();
-  if (value === null || value === undefined) {
-    throw new RecipeError(`${name}:1:1`, '(recipe)', 'empty recipe: expected a mapping with name, release, arch, base');
-  }
-  const parsed = Recipe.safeParse(value);
-  if (!parsed.success) {
-    const located = flattenIssues(parsed.error.issues, value).map((iss) => ({ ...locate(doc, iss), message: iss.message }));
-    located.sort((a, b) => a.offset - b.offset);
-    throw collect(located.map((l) => new RecipeError(where(l.offset), l.field, l.message)));
-  }
-  return normalize(parsed.data);
-}
-
-/** What a user expects written one way: extension names end in .tcz. */
-export function normalize(recipe: Recipe): Recipe {
-  if (!recipe.extensions) return recipe;
-  return { ...recipe, extensions: recipe.extensions.map(withTcz) };
+async function memoPath(cacheRoot: string, digest: string): Promise<string> {
+  // The schema module's own bytes are part of the key: a changed schema revalidates every recipe.
+  const schema = await readFile(new URL('./schema.js', import.meta.url)).catch(() => Buffer.from(String(Date.now())));
+  const key = createHash('sha256').update(digest).update('\0').update(schema).digest('hex');
+  return path.join(cacheRoot, 'recipes', `${key}.json`);
 }
 
 /** --mirror > DBCO_MIRROR > recipe.mirror > the official mirror. */
 export function pickMirror(flag: string | undefined, recipe: Recipe, fallback: string, env = process.env): string {
   return flag || env.DBCO_MIRROR || recipe.mirror || fallback;
-}
-
-export function withTcz(name: string): string {
-  return name.endsWith('.tcz') ? name : `${name}.tcz`;
-}
-
-function collect(errs: RecipeError[]): RecipeError {
-  return errs.length === 1 ? errs[0]! : new RecipeErrors(errs);
-}
-
-type Issue = z.core.$ZodIssue;
-type Path = (string | number)[];
-
-/**
- * A union failure says only "Invalid input"; the branch the value was meant for (same JSON type, or an
- * object sharing its keys) carries the useful message, so report that branch's issues instead.
- */
-function flattenIssues(issues: readonly Issue[], root: unknown): { path: Path; message: string; key?: string }[] {
-  const out: { path: Path; message: string; key?: string }[] = [];
-  for (const iss of issues) {
-    const p = iss.path.filter((k): k is string | number => typeof k !== 'symbol');
-    if (iss.code === 'invalid_union' && iss.errors.length > 0) {
-      const branches = iss.errors.map((b) => b.map((sub) => ({ ...sub, path: [...p, ...sub.path] }) as Issue));
-      const typed = branches.filter((b) => !b.some((sub) => sub.code === 'invalid_type' && sub.path.length === p.length));
-      if (typed.length > 0) {
-        const value = valueAt(root, p);
-        const best = typed.sort((a, b) => score(a, value) - score(b, value))[0]!;
-        out.push(...flattenIssues(best, root));
-        continue;
-      }
-      out.push({ path: p, message: valueAt(root, p) === undefined ? 'required field missing' : describeUnion(iss.errors) });
-      continue;
-    }
-    if (iss.code === 'unrecognized_keys') {
-      for (const key of iss.keys) out.push({ path: p, key, message: `unknown field "${key}"` });
-      continue;
-    }
-    out.push({ path: p, message: friendly(iss, root) });
-  }
-  return out;
-}
-
-function score(branch: Issue[], value: unknown): number {
-  // Fewer unknown keys means the branch's shape fits better; then fewer issues overall.
-  let unknown = 0;
-  for (const sub of branch) if (sub.code === 'unrecognized_keys') unknown += sub.keys.length;
-  void value;
-  return unknown * 100 + branch.length;
-}
-
-function describeUnion(branches: Issue[][]): string {
-  const expected = new Set<string>();
-  for (const b of branches) for (const sub of b) if (sub.code === 'invalid_type') expected.add(sub.expected);
-  return expected.size > 0 ? `expected ${[...expected].join(' or ')}` : 'invalid value';
-}
-
-function friendly(iss: Issue, root: unknown): string {
-  const p = iss.path.filter((k): k is string | number => typeof k !== 'symbol');
-  if (iss.code === 'invalid_type') {
-    const v = valueAt(root, p);
-    if (v === undefined) return `required field missing (expected ${iss.expected})`;
-    const hint = iss.expected === 'string' && typeof v === 'number' ? ' (put it in quotes)' : '';
-    return `expected ${iss.expected}, got ${typeName(v)}${hint}`;
-  }
-  if (iss.code === 'invalid_value') {
-    return `expected one of ${iss.values.map((x) => JSON.stringify(x)).join(', ')}, got ${JSON.stringify(valueAt(root, p))}`;
-  }
-  if (iss.code === 'invalid_format') {
-    return `${JSON.stringify(valueAt(root, p))} is not ${iss.message}`;
-  }
-  return iss.message;
-}
-
-function typeName(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'array';
-  return typeof v;
-}
-
-function valueAt(root: unknown, p: Path): unknown {
-  let cur: unknown = root;
-  for (const k of p) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string | number, unknown>)[k];
-  }
-  return cur;
-}
-
-/** The source offset of the node an issue is about, and its field path as `a.b[2].c`. */
-function locate(doc: Document, iss: { path: Path; key?: string }): { offset: number; field: string } {
-  let node: unknown = doc.contents;
-  let offset = (doc.contents as YamlNode | null)?.range?.[0] ?? 0;
-  for (const k of iss.path) {
-    const next = child(node, k);
-    if (!next) break;
-    node = next.value;
-    offset = next.offset;
-  }
-  if (iss.key !== undefined && isMap(node)) {
-    const pair = node.items.find((it) => isScalar(it.key) && it.key.value === iss.key);
-    if (pair && isScalar(pair.key) && pair.key.range) offset = pair.key.range[0];
-  }
-  let field = '';
-  for (const k of iss.path) field += typeof k === 'number' ? `[${k}]` : field ? `.${k}` : k;
-  if (iss.key !== undefined) field += field ? `.${iss.key}` : iss.key;
-  return { offset, field: field || '(recipe)' };
-}
-
-function child(node: unknown, k: string | number): { value: unknown; offset: number } | null {
-  if (isMap(node)) {
-    const pair = node.items.find((it) => isPair(it) && isScalar(it.key) && String(it.key.value) === String(k));
-    if (!pair) return null;
-    const v = pair.value as YamlNode | null;
-    const off = v?.range?.[0] ?? (pair.key as YamlNode).range?.[0] ?? 0;
-    return { value: v, offset: off };
-  }
-  if (isSeq(node) && typeof k === 'number') {
-    const v = node.items[k] as YamlNode | undefined;
-    if (!v) return null;
-    return { value: v, offset: v.range?.[0] ?? 0 };
-  }
-  return null;
 }

@@ -56,6 +56,8 @@ export class MirrorDeps implements DepSource {
   }
 
   async depText(name: string): Promise<string | null> {
+    // One source: its .dep can be read while the payload is still being checked or downloaded.
+    if (this.sources.length === 1) return this.sources[0]!.text(`${this.rel(name)}.dep`);
     const s = await this.owner(name);
     return s ? s.text(`${this.rel(name)}.dep`) : null;
   }

@@ -132,19 +132,24 @@ async function prefetch(roots: string[], src: DepSource, opts: ResolveOptions, k
   };
   roots.forEach(enqueue);
 
+  // Existence (for 'fetch' sources: the download itself) runs beside the walk: children are queued as
+  // soon as the .dep text is read, so payload downloads never sit on the .dep critical path.
+  const pending: Promise<void>[] = [];
   const load = async (name: string): Promise<void> => {
-    const [text, exists] = await Promise.all([src.depText(name), src.exists(name)]);
+    const existsP = src.exists(name);
+    existsP.catch(() => {}); // awaited below
+    const text = await src.depText(name);
     const deps: string[] = [];
     const unknownKernel: string[] = [];
-    if (exists && text !== null) {
-      for (const line of parseDepText(text)) {
-        const d = await kv(withTcz(line));
-        if (d === null) unknownKernel.push(withTcz(line));
-        else deps.push(d);
-      }
+    for (const line of text === null ? [] : parseDepText(text)) {
+      const d = await kv(withTcz(line));
+      if (d === null) unknownKernel.push(withTcz(line));
+      else deps.push(d);
     }
-    graph.set(name, { deps, unknownKernel, exists });
     deps.forEach(enqueue);
+    pending.push(existsP.then((exists) => {
+      graph.set(name, exists ? { deps, unknownKernel, exists } : { deps: [], unknownKernel: [], exists });
+    }));
   };
 
   // A worker pool over a growing queue: new names found by one load start as soon as a slot frees.
@@ -165,5 +170,6 @@ async function prefetch(roots: string[], src: DepSource, opts: ResolveOptions, k
     pump();
   });
   if (failure !== undefined) throw failure;
+  await Promise.all(pending);
   return graph;
 }

@@ -33,9 +33,9 @@ export interface Session {
 
 export async function openSession(recipePath: string, opts: SourceOptions = {}): Promise<Session> {
   const log = opts.log ?? silent;
-  const loaded = await loadRecipe(recipePath);
-  const { recipe } = loaded;
   const cache = new Cache(opts.cache ?? defaultCacheDir());
+  const loaded = await loadRecipe(recipePath, { cacheRoot: cache.root });
+  const { recipe } = loaded;
   const mirrorLoc = pickMirror(opts.mirror, recipe, DEFAULT_MIRROR);
   const mirror = openMirror(mirrorLoc, { cache, offline: opts.offline ?? false, log });
   const sources: MirrorSource[] = [mirror];

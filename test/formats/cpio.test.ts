@@ -111,6 +111,22 @@ describe('cpio: archives written by GNU cpio', () => {
   });
 });
 
+describe('cpio: inconsistent hard-link groups', () => {
+  it('two data-bearing members sharing an inode both keep their data', async () => {
+    const file = (p: string, text: string) => ({ path: p, kind: 'file' as const, mode: 0o644, uid: 0, gid: 0, mtime: 0, size: text.length, open: async function* () { yield Buffer.from(text); } });
+    const archive = await collect(writeCpio([file('a', 'one'), file('b', 'two')]));
+    // Forge: same ino (field 0) and nlink 2 (field 4) on both headers
+    for (let at = archive.indexOf('070701'), n = 0; n < 2; at = archive.indexOf('070701', at + 1), n++) {
+      archive.write('00000001', at + 6, 'latin1');
+      archive.write('00000002', at + 6 + 4 * 8, 'latin1');
+    }
+    const got = await treeFromStream(readCpio(bytesChunks(archive)));
+    expect(got['a']).toMatchObject({ kind: 'file', size: 3 });
+    expect(got['b']).toMatchObject({ kind: 'file', size: 3 });
+    expect(got['a']!.sha256).not.toBe(got['b']!.sha256);
+  });
+});
+
 describe('gzip helpers', () => {
   it('deterministic gzip: mtime 0, OS byte 3, same bytes streamed or at once; gunzip -t accepts it', async () => {
     requireTool('gzip');

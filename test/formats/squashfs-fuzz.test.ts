@@ -83,6 +83,7 @@ beforeAll(() => {
   bases.push(['gzip', make('gzip', [])]);
   // 128 KiB blocks take the thread-pool decoding path.
   bases.push(['gzip 128K', make('gzip-128k', ['-b', '128K'])]);
+  bases.push(['lz4', make('lz4', ['-comp', 'lz4'])]);
   bases.push(['uncompressed', make('plain', ['-noI', '-noD', '-noF', '-noX'])]);
   bases.push(['real tcz', readFileSync(path.join(sharedMirror(), '7.x/x86/tcz/libxshmfence.tcz'))]);
 });

@@ -1,7 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseRecipe, pickMirror } from '../../src/recipe/load.js';
+import { parseRecipe } from '../../src/recipe/parse.js';
+import { pickMirror } from '../../src/recipe/load.js';
 import { recipeJsonSchema } from '../../src/recipe/json-schema.js';
 import { RecipeError } from '../../src/errors.js';
 import { REPO_ROOT } from '../helpers/env.js';

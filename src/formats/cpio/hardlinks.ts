@@ -18,7 +18,12 @@ export class LinkGroups<R> {
     const key = `${h.devmajor}:${h.devminor}:${h.ino}`;
     let g = this.groups.get(key);
     if (!g) this.groups.set(key, (g = { pending: [] }));
-    if (g.target !== undefined) return { action: 'link', meta: asLink(meta, g.target) };
+    if (g.target !== undefined) {
+      // A second data-bearing member is not newc's convention (reused inode numbers, or a writer
+      // that stores data on every link): keep its data rather than dropping it as a link.
+      if (meta.size > 0) return { action: 'emit', meta, ref, after: [] };
+      return { action: 'link', meta: asLink(meta, g.target) };
+    }
     if (meta.size > 0 || g.pending.length + 1 >= h.nlink) {
       g.target = meta.path;
       const after = g.pending.map((p) => asLink(p.meta, meta.path));

@@ -1,12 +1,11 @@
-import { inflate, inflateSync, type ZlibOptions } from 'node:zlib';
+import { inflateSync, type ZlibOptions } from 'node:zlib';
 import type { Compressor } from './superblock.js';
 import { squashError } from './errors.js';
+import { lz4Decode } from './lz4.js';
 
 /** Decodes one compressed block into at most `maxOut` bytes. */
 export interface Decompressor {
-  sync(input: Uint8Array, maxOut: number, what: string): Uint8Array;
-  /** The same on libuv's thread pool, so several data blocks of a file decode at once. */
-  async(input: Uint8Array, maxOut: number, what: string): Promise<Uint8Array>;
+  decode(input: Uint8Array, maxOut: number, what: string): Uint8Array;
 }
 
 // An output chunk a little larger than the block lets zlib finish in one call with one buffer
@@ -20,25 +19,17 @@ function corrupt(what: string, err: unknown): Error {
 }
 
 const gzip: Decompressor = {
-  sync(input, maxOut, what) {
+  decode(input, maxOut, what) {
     try {
       return inflateSync(input, options(maxOut));
     } catch (err) {
       throw corrupt(what, err);
     }
   },
-  async(input, maxOut, what) {
-    return new Promise((resolve, reject) => {
-      try {
-        inflate(input, options(maxOut), (err, out) => (err ? reject(corrupt(what, err)) : resolve(out)));
-      } catch (err) {
-        reject(corrupt(what, err));
-      }
-    });
-  },
 };
 
 export function decompressorFor(compressor: Compressor): Decompressor {
   if (compressor === 'gzip') return gzip;
-  throw squashError(`compressor ${compressor} is not supported (image uses ${compressor}; dbco reads gzip)`);
+  if (compressor === 'lz4') return { decode: lz4Decode };
+  throw squashError(`compressor ${compressor} is not supported (image uses ${compressor}; dbco reads gzip and lz4)`);
 }

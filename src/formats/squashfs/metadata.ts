@@ -43,7 +43,7 @@ export class MetadataReader {
     if (len === 0 || len > METADATA_SIZE) throw squashError(`metadata block at ${pos} has invalid size ${len}`);
     if (2 + len > span.length) throw squashError(`metadata block at ${pos} (+${len}) runs past the end of the image`);
     const body = span.subarray(2, 2 + len);
-    const data = header & 0x8000 ? body : this.decompress.sync(body, METADATA_SIZE, `metadata block at ${pos}`);
+    const data = header & 0x8000 ? body : this.decompress.decode(body, METADATA_SIZE, `metadata block at ${pos}`);
     const block = { data, next: pos + 2 + len };
     this.cache.set(pos, block);
     if (this.cache.size > this.maxCached) this.cache.delete(this.cache.keys().next().value!);

@@ -147,7 +147,7 @@ async function* tarEntries(r: ChunkReader): AsyncGenerator<StreamEntry> {
       meta.devminor = numField(h, F.devminor, 'devminor', at);
     }
     // Types 1-6 never have data records whatever the size field says (POSIX); GNU dumpdirs ('D') do.
-    const dataSize = kind === 'file' || type === 'D' ? size : 0;
+    const dataSize = type === '0' || type === '\0' || type === '7' || type === 'D' ? size : 0;
     if (path === '') {
       if (kind !== 'dir') throw new UnsafePathError(rawName, 'names the archive root or nothing');
       await r.skip(dataSize + ((BLOCK - (dataSize % BLOCK)) % BLOCK), 'member data');

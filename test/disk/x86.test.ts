@@ -1,0 +1,106 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { buildDisk } from '../../src/outputs/disk/index.js';
+import { PART_OFFSET } from '../../src/outputs/disk/assemble.js';
+import { kvmWorks } from '../../src/outputs/disk/qemu.js';
+import { prepare } from '../../src/pipeline/prepare.js';
+import { requireTool, sharedMirror, tempDir } from '../helpers/env.js';
+import { bootUntil } from './qemu-watch.js';
+
+/** scripts/install-deps.sh puts busybox-static:i386 here (the host cannot run i386 binaries itself). */
+const I386_BUSYBOX = process.env.DBCO_I386_BUSYBOX ?? '/var/cache/dbco-test/busybox-i386/bin/busybox';
+
+const md5 = (f: string): string => createHash('md5').update(readFileSync(f)).digest('hex');
+const sha = (f: string): string => createHash('sha256').update(readFileSync(f)).digest('hex');
+
+/** A base initramfs of an i386 busybox whose /init prints a marker and the recipe's file, then powers off. */
+function fixtureBase(dir: string, out: string): void {
+  const root = path.join(dir, 'base-root');
+  for (const d of ['bin', 'dev', 'proc', 'etc', 'opt']) mkdirSync(path.join(root, d), { recursive: true });
+  copyFileSync(I386_BUSYBOX, path.join(root, 'bin/busybox'));
+  chmodSync(path.join(root, 'bin/busybox'), 0o755);
+  execFileSync('mknod', ['-m', '600', path.join(root, 'dev/console'), 'c', '5', '1']);
+  writeFileSync(path.join(root, 'init'), [
+    '#!/bin/busybox sh',
+    '/bin/busybox mount -t proc proc /proc',
+    'echo "I386-MARKER $(/bin/busybox uname -m) $(/bin/busybox cat /etc/dbco/x86.txt)"',
+    '/bin/busybox poweroff -f',
+    '',
+  ].join('\n'));
+  chmodSync(path.join(root, 'init'), 0o755);
+  execFileSync('sh', ['-c', `cd '${root}' && find . | sort | cpio -o -H newc --quiet | gzip -9n > '${out}'`]);
+}
+
+describe('32-bit x86 disk (7.x vmlinuz, i386 busybox base)', () => {
+  const tmp = tempDir('dbco-disk-x86-');
+  const cache = path.join(tmp.dir, 'cache');
+  const mirror = path.join(tmp.dir, 'mirror');
+  const df = path.join(mirror, '7.x/x86/release/distribution_files');
+
+  beforeAll(() => {
+    if (!existsSync(I386_BUSYBOX)) throw new Error(`${I386_BUSYBOX} missing: run scripts/install-deps.sh`);
+    mkdirSync(df, { recursive: true });
+    for (const f of ['vmlinuz', 'vmlinuz.md5.txt']) copyFileSync(path.join(sharedMirror(), '7.x/x86/release/distribution_files', f), path.join(df, f));
+    fixtureBase(tmp.dir, path.join(df, 'fixture.gz'));
+    writeFileSync(path.join(df, 'fixture.gz.md5.txt'), `${md5(path.join(df, 'fixture.gz'))}  fixture.gz\n`);
+    const tcz = path.join(mirror, '7.x/x86/tcz');
+    mkdirSync(tcz, { recursive: true });
+    for (const n of ['mirrors.tcz', 'libattr.tcz']) {
+      for (const suffix of ['', '.md5.txt', '.dep']) {
+        const src = path.join(sharedMirror(), '7.x/x86/tcz', n + suffix);
+        if (existsSync(src)) copyFileSync(src, path.join(tcz, n + suffix));
+      }
+    }
+  });
+  afterAll(() => tmp.cleanup());
+
+  function recipe(name: string, extra: string[]): string {
+    const file = path.join(tmp.dir, `${name}.yaml`);
+    writeFileSync(file, [
+      `name: ${name}`, 'release: "7.2"', 'arch: x86', `mirror: ${mirror}`, 'base: fixture.gz', 'kernel: vmlinuz',
+      'bootcodes: [console=ttyS0]', 'image: { setup: none }',
+      'files:', '  - dest: /etc/dbco/x86.txt', '    content: "thirty-two bits"', ...extra, '',
+    ].join('\n'));
+    return file;
+  }
+
+  test('boots under qemu-system-i386 through GRUB and prints the marker', async () => {
+    requireTool('qemu-system-i386');
+    const inputs = await prepare(recipe('x86-boot', []), { cache });
+    const disk = path.join(tmp.dir, 'x86.raw');
+    mkdirSync(path.join(tmp.dir, 'w1'));
+    await buildDisk(inputs, { cacheRoot: cache, out: disk, work: path.join(tmp.dir, 'w1'), epoch: 0 });
+    const kvm = await kvmWorks(disk, 'x86');
+    const out = await bootUntil(disk, { arch: 'x86', kvm, until: [/I386-MARKER i\d86 thirty-two bits/], timeoutMs: 90_000 });
+    expect(out).toContain('Booting `x86-boot');
+  }, 120_000);
+
+  test('frugal layout: base initramfs as fetched + config initramfs, tczs in /tce/optional, onboot.lst in install order', async () => {
+    const inputs = await prepare(recipe('x86-frugal', ['extensions: [mirrors, libattr]', 'disk: { layout: frugal, size: 32M }']), { cache });
+    const disk = path.join(tmp.dir, 'frugal.raw');
+    mkdirSync(path.join(tmp.dir, 'w2'));
+    await buildDisk(inputs, { cacheRoot: cache, out: disk, work: path.join(tmp.dir, 'w2'), epoch: 0 });
+    const part = path.join(tmp.dir, 'frugal.ext2');
+    execFileSync('dd', [`if=${disk}`, `of=${part}`, 'bs=1M', `skip=${PART_OFFSET / 2 ** 20}`, 'status=none']);
+    execFileSync('e2fsck', ['-fn', part]);
+    const x = path.join(tmp.dir, 'frugal-x');
+    mkdirSync(x);
+    execFileSync('debugfs', ['-R', `rdump / ${x}`, part], { stdio: 'ignore' });
+    expect(sha(path.join(x, 'boot/fixture.gz'))).toBe(sha(path.join(df, 'fixture.gz')));
+    for (const n of ['mirrors.tcz', 'libattr.tcz']) {
+      expect(sha(path.join(x, 'tce/optional', n))).toBe(sha(path.join(sharedMirror(), '7.x/x86/tcz', n)));
+    }
+    expect(readFileSync(path.join(x, 'tce/onboot.lst'), 'utf8')).toBe(inputs.extensions.map((e) => `${e.name}\n`).join(''));
+    const grubCfg = readFileSync(path.join(x, 'boot/grub/grub.cfg'), 'utf8');
+    expect(grubCfg).toMatch(/initrd \/boot\/fixture\.gz \/boot\/dbco-config\.gz/);
+    const list = execFileSync('sh', ['-c', `zcat '${path.join(x, 'boot/dbco-config.gz')}' | cpio -it --quiet`]).toString().split('\n');
+    expect(list).toContain('etc/dbco/x86.txt');
+    expect(list).toContain('usr/local/sbin/dbco-provision');
+    // tce-load skips an extension whose marker exists: the markers must come from loading, not the image.
+    expect(list.filter((p) => /tce\.installed\/(mirrors|libattr)$/.test(p))).toEqual([]);
+    expect(list).not.toContain('bin/busybox');
+  }, 120_000);
+});
