@@ -15,7 +15,7 @@ import type { BenchSection } from './run.js';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '../..');
 const READER = path.join(HERE, 'squashfs-read.js');
-const RUNS = 2;
+const RUNS = 3;
 
 interface Sample { wallS: number; rssMiB: number }
 

@@ -53,14 +53,14 @@ export const FileBase = z.strictObject({
 });
 
 export const Recipe = z.strictObject({
-  name: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, 'lowercase letters, digits, ".", "_" or "-"'),
-  release: z.string().regex(/^\d+\.\d+(\.\d+)?$/, 'a TC release such as "6.4.1"'),
+  name: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, 'lowercase letters, digits, ".", "_" or "-"').describe('image name (also the default tag)'),
+  release: z.string().regex(/^\d+\.\d+(\.\d+)?$/, 'a TC release such as "6.4.1"').describe('TC release, quoted; its major picks the mirror folder {major}.x'),
   arch: z.enum(['x86', 'x86_64']),
-  mirror: z.string().min(1).optional(),
+  mirror: z.string().min(1).optional().describe('TC mirror URL or folder; --mirror and DBCO_MIRROR take precedence'),
   base: z.union([z.string().regex(/^[\w.+-]+$/, 'a file in release/distribution_files such as rootfs64.gz'), IsoBase, FileBase]),
-  kernel: z.string().regex(/^[\w.+-]+$/).optional(),
-  kernel_version: z.string().regex(/^\S+$/).optional(),
-  extensions: z.array(z.string().regex(/^[\w.+-]+$/, 'an extension name such as openssh or openssh.tcz')).optional(),
+  kernel: z.string().regex(/^[\w.+-]+$/).optional().describe('kernel file in release/distribution_files, e.g. vmlinuz64'),
+  kernel_version: z.string().regex(/^\S+$/).optional().describe('replaces KERNEL in extension names (default: read from the kernel, else the base\'s lib/modules)'),
+  extensions: z.array(z.string().regex(/^[\w.+-]+$/, 'an extension name such as openssh or openssh.tcz')).optional().describe('extensions to install; dependencies come from their .dep files, as tce-load does'),
   files: z.array(FileSpec).optional(),
   bootlocal: z.array(z.string()).optional(),
   bootcodes: z.array(z.string().regex(/^\S+$/, 'one boot code without spaces')).optional(),

@@ -49,6 +49,7 @@ interface NodeInfo {
 export async function resolveExtensions(requested: string[], src: DepSource, opts: ResolveOptions = {}): Promise<Resolution> {
   const warnings: string[] = [];
   const warn = (m: string): void => {
+    if (warnings.includes(m)) return;
     warnings.push(m);
     opts.warn?.(m);
   };
@@ -169,7 +170,10 @@ async function prefetch(roots: string[], src: DepSource, opts: ResolveOptions, k
     };
     pump();
   });
-  if (failure !== undefined) throw failure;
+  if (failure !== undefined) {
+    await Promise.allSettled(pending);
+    throw failure;
+  }
   await Promise.all(pending);
   return graph;
 }

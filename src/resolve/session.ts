@@ -154,19 +154,31 @@ export async function readKernelVersion(file: string): Promise<string | undefine
 
 interface KernelInfo { file?: CachedFile; rel?: string; version?: string }
 
-/** Kernel fetched at most once, its version read only when someone asks. */
-function kernelGetter(s: Session): () => Promise<KernelInfo> {
+/**
+ * The kernel, fetched at most once, with its version from the recipe or the bzImage header. `version()`
+ * (asked only when a KERNEL name needs it) falls back to the base initramfs's lib/modules/<version>.
+ */
+function kernelGetter(s: Session, base?: () => Promise<{ file: CachedFile }>): { info: () => Promise<KernelInfo>; version: () => Promise<string | undefined> } {
   let p: Promise<KernelInfo> | undefined;
-  return () => (p ??= (async () => {
+  const info = (): Promise<KernelInfo> => (p ??= (async () => {
     const rel = kernelRel(s);
-    const info: KernelInfo = {};
+    const k: KernelInfo = {};
     if (rel) {
-      info.rel = rel;
-      info.file = await fetchFrom(s, rel, s.lock?.kernel, 'kernel');
+      k.rel = rel;
+      k.file = await fetchFrom(s, rel, s.lock?.kernel, 'kernel');
     }
-    info.version = s.recipe.kernel_version ?? (info.file ? await readKernelVersion(info.file.path) : undefined);
-    return info;
+    k.version = s.recipe.kernel_version ?? (k.file ? await readKernelVersion(k.file.path) : undefined);
+    return k;
   })());
+  const version = async (): Promise<string | undefined> => {
+    const k = await info();
+    if (!k.version && base) {
+      const { initramfsKernelVersion } = await import('./initramfs-version.js');
+      k.version = await initramfsKernelVersion((await base()).file.path).catch(() => undefined);
+    }
+    return k.version;
+  };
+  return { info, version };
 }
 
 export interface ResolveRun {
@@ -181,13 +193,13 @@ export interface ResolveRun {
  * except the kernel when a KERNEL name needs its version.
  */
 export async function resolveSession(s: Session): Promise<ResolveRun> {
-  const kernel = kernelGetter(s);
+  const kernel = kernelGetter(s, () => fetchBase(s));
   const deps = new MirrorDeps(s.sources, { cache: s.cache, dir: tczDir(s.recipe.release, s.recipe.arch), offline: s.opts.offline ?? false, mode: 'probe' });
   const resolution = await resolveExtensions(s.recipe.extensions ?? [], deps, {
-    kernelVersion: async () => (await kernel()).version,
+    kernelVersion: kernel.version,
     warn: (m) => s.log.warn(m),
   });
-  const k: KernelInfo = s.recipe.extensions?.some((e) => e.includes('-KERNEL')) ? await kernel() : { version: s.recipe.kernel_version };
+  const k: KernelInfo = s.recipe.extensions?.some((e) => e.includes('-KERNEL')) ? await kernel.info() : { version: s.recipe.kernel_version };
   return { session: s, resolution, deps, kernel: k };
 }
 
@@ -199,7 +211,9 @@ export interface FetchRun {
 
 /** Resolve and fetch everything (bounded by the mirror's own limit), verified; the new lock object. */
 export async function fetchSession(s: Session): Promise<FetchRun> {
-  const kernel = kernelGetter(s);
+  const basePromise = fetchBase(s);
+  basePromise.catch(() => {}); // awaited below; keeps an early failure from being unhandled
+  const kernel = kernelGetter(s, () => basePromise);
   const lockedExt = new Map((s.lock?.extensions ?? []).map((e) => [e.name, e]));
   const dir = tczDir(s.recipe.release, s.recipe.arch);
   const deps = new MirrorDeps(s.sources, {
@@ -209,8 +223,6 @@ export async function fetchSession(s: Session): Promise<FetchRun> {
     mode: 'fetch',
     expect: (name) => expectOf(lockedExt.get(name), `${dir}/${name}`),
   });
-  const basePromise = fetchBase(s);
-  basePromise.catch(() => {}); // awaited below; keeps an early failure from being unhandled
   const useLock = s.opts.offline && s.lock && s.lock.recipe.digest === s.loaded.digest;
   let resolution: Resolution;
   if (useLock) {
@@ -228,11 +240,13 @@ export async function fetchSession(s: Session): Promise<FetchRun> {
     resolution = { extensions: lock.extensions.map((e) => ({ name: e.name, deps: e.deps })), roots: s.recipe.extensions ?? [], warnings: [] };
   } else {
     resolution = await resolveExtensions(s.recipe.extensions ?? [], deps, {
-      kernelVersion: async () => (await kernel()).version,
+      kernelVersion: kernel.version,
       warn: (m) => s.log.warn(m),
     });
   }
-  const [base, k] = await Promise.all([basePromise, kernel()]);
+  const [base, k] = await Promise.all([basePromise, kernel.info()]);
+  // The lock remembers a version found in the base's modules, which the kernel header alone may not give.
+  if (useLock && !k.version && s.lock!.kernelVersion) k.version = s.lock!.kernelVersion;
   const extensions: PreparedExtension[] = resolution.extensions.map((e) => ({ name: e.name, file: deps.files.get(e.name)!, deps: e.deps }));
   const lock = buildLock(s, base, k, extensions);
   if (s.opts.frozen && s.lock) {

@@ -6,6 +6,7 @@ import { normalizeInodeTimes, normalizeSuperblock, parseSuperblock } from '../..
 import { provisionDrive, PROVISION_MAGIC, diskHooksLayer, PROVISION_HOOK_PATH } from '../../src/outputs/disk/hooks.js';
 import { diskIds } from '../../src/outputs/disk/ids.js';
 import { GRUB_PC_DIR } from '../../src/outputs/disk/grub.js';
+import { guestReport } from '../../src/outputs/disk/packer.js';
 import type { Entry } from '../../src/formats/entry.js';
 
 /** Pure disk-format code: exact bytes at the offsets GRUB, the BIOS and the ext driver read. */
@@ -88,14 +89,17 @@ describe('ext normalization', () => {
     new DataView(sb.buffer).setUint32(0x64, 0x400, true);
     expect(() => normalizeSuperblock(sb, 0)).toThrow(/metadata_csum/);
   });
-  test('inode times of in-use inodes only', () => {
+  test('inode times of written inodes only', () => {
     const t = new Uint8Array(512);
     const v = new DataView(t.buffer);
     v.setUint16(0x1a, 1, true); v.setUint32(0x08, 99, true); v.setUint16(0x80, 32, true); v.setUint32(0x8c, 5, true);
-    v.setUint32(256 + 0x08, 77, true); // unused (links 0): left alone
-    expect(normalizeInodeTimes(t, 256, 7)).toBe(1);
+    v.setUint32(256 + 0x0c, 77, true); // no links but written (reserved/deleted): normalized too
+    expect(normalizeInodeTimes(t, 256, 7)).toBe(2);
     expect([v.getUint32(0x08, true), v.getUint32(0x0c, true), v.getUint32(0x10, true), v.getUint32(0x8c, true), v.getUint32(0x90, true)]).toEqual([7, 7, 7, 0, 7]);
-    expect(v.getUint32(256 + 0x08, true)).toBe(77);
+    expect(v.getUint32(256 + 0x0c, true)).toBe(7);
+    const empty = new Uint8Array(256);
+    expect(normalizeInodeTimes(empty, 256, 7)).toBe(0);
+    expect(empty.every((b) => b === 0)).toBe(true);
   });
 });
 
@@ -125,5 +129,16 @@ describe('disk ids and hooks', () => {
     expect(Buffer.concat(chunks).toString()).toBe(`#!/bin/sh\n/opt/bootlocal.sh &\n/${PROVISION_HOOK_PATH}\n`);
     expect(e).toMatchObject({ mode: 0o775, uid: 0, gid: 50, mtime: 5 });
     expect(layer.entries.find((x) => x.path === PROVISION_HOOK_PATH)?.mode).toBe(0o755);
+  });
+});
+
+describe('guest report from the serial console', () => {
+  test('provision output between the start line and the confirmation', () => {
+    const serial = 'boot noise\ndbco-provision: running steps from /dev/sdb\ndbco-provision[1]: echo hi\nhi\ndbco-provision: exit 0\ndbco-provision: boot confirmed\nreboot: Power down\n';
+    expect(guestReport(serial, 'S')).toBe('dbco-provision: running steps from /dev/sdb\ndbco-provision[1]: echo hi\nhi\ndbco-provision: exit 0\n');
+  });
+  test('a failed step or a missing confirmation is a ToolError naming the console log', () => {
+    expect(() => guestReport('dbco-provision: exit 3\ndbco-provision: boot confirmed\n', '/b/serial.log')).toThrow(/provision step failed \(exit 3\); console in \/b\/serial\.log/);
+    expect(() => guestReport('Kernel panic\n', '/b/serial.log')).toThrow(/never confirmed its boot/);
   });
 });

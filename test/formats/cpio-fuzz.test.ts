@@ -24,7 +24,7 @@ describe('cpio fuzz', () => {
     writeFileSync(path.join(src, 'empty'), '');
     symlinkSync('dir/a', path.join(src, 'sl'));
     const names = 'dir\ndir/sub\ndir/a\nb\nempty\nsl\n';
-    const corpus = [
+    const corpus: Buffer[] = [
       execFileSync('cpio', ['-o', '-H', 'newc', '--quiet'], { cwd: src, input: names }),
       execFileSync('cpio', ['-o', '-H', 'crc', '--quiet'], { cwd: src, input: names }),
     ];

@@ -89,3 +89,28 @@ describe('recipe loading', () => {
     expect(schema.additionalProperties).toBe(false);
   });
 });
+
+describe('loadRecipe', () => {
+  test('digest of the bytes; a validated recipe is remembered in the cache and re-read', async () => {
+    const { loadRecipe } = await import('../../src/recipe/load.js');
+    const { tempDir } = await import('../helpers/env.js');
+    const { writeFileSync, readdirSync } = await import('node:fs');
+    const { createHash } = await import('node:crypto');
+    const t = tempDir();
+    try {
+      const file = path.join(t.dir, 'r.yaml');
+      writeFileSync(file, ok);
+      const a = await loadRecipe(file, { cacheRoot: path.join(t.dir, 'cache') });
+      expect(a.digest).toBe(createHash('sha256').update(ok).digest('hex'));
+      expect(readdirSync(path.join(t.dir, 'cache/recipes'))).toHaveLength(1);
+      const b = await loadRecipe(file, { cacheRoot: path.join(t.dir, 'cache') });
+      expect(b.recipe).toEqual(a.recipe);
+      expect(b.recipe.extensions).toEqual(['openssh.tcz', 'scsi-KERNEL.tcz']);
+      // an edited recipe is validated again (different digest, different key)
+      writeFileSync(file, `${ok}bogus: 1\n`);
+      await expect(loadRecipe(file, { cacheRoot: path.join(t.dir, 'cache') })).rejects.toThrow(/unknown field "bogus"/);
+    } finally {
+      t.cleanup();
+    }
+  });
+});

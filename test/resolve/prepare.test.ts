@@ -174,3 +174,32 @@ describe('lock, --frozen, --offline (folder mirror copy)', () => {
     }
   });
 });
+
+describe('KERNEL version from the base initramfs', () => {
+  const t = tempDir();
+  afterAll(t.cleanup);
+
+  test('lib/modules/<version> in a gzip\'d cpio base; none there is an error naming the extension', async () => {
+    const { requireTool } = await import('../helpers/env.js');
+    requireTool('cpio');
+    requireTool('gzip');
+    const root = path.join(t.dir, 'root');
+    mkdirSync(path.join(root, 'lib/modules/6.1.2-tinycore64/kernel'), { recursive: true });
+    mkdirSync(path.join(root, 'etc'), { recursive: true });
+    writeFileSync(path.join(root, 'etc/hostname'), 'box\n');
+    const { execSync } = await import('node:child_process');
+    const base = path.join(t.dir, 'core.gz');
+    execSync(`cd ${JSON.stringify(root)} && find . | sort | cpio -o -H newc 2>/dev/null | gzip -9 > ${JSON.stringify(base)}`);
+    const recipe = path.join(t.dir, 'mods.yaml');
+    writeFileSync(recipe, `name: mods\nrelease: "14.0"\narch: x86_64\nbase: {file: core.gz}\nextensions: [scsi-KERNEL, dialog]\n`);
+    const inputs = await prepare(recipe, { mirror: M, cache: path.join(t.dir, 'cache') });
+    expect(inputs.extensions.map((e) => e.name)).toEqual(['scsi-6.1.2-tinycore64.tcz', 'ncursesw.tcz', 'dialog.tcz']);
+    expect(inputs.kernelVersion).toBe('6.1.2-tinycore64');
+
+    const plain = path.join(t.dir, 'plain.yaml');
+    writeFileSync(plain, `name: plain\nrelease: "14.0"\narch: x86_64\nbase: {file: ${JSON.stringify(path.join(M, '6.x/x86_64/release/distribution_files/rootfs64.gz'))}}\nextensions: [dialog, scsi-KERNEL]\n`);
+    const err = await prepare(plain, { mirror: M, cache: path.join(t.dir, 'cache') }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ResolveError);
+    expect((err as Error).message).toMatch(/^scsi-KERNEL\.tcz needs the kernel version .*: scsi-KERNEL\.tcz <- recipe$/);
+  });
+});

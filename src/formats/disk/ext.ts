@@ -124,14 +124,16 @@ export function gdtLength(info: ExtInfo): number {
 }
 
 /**
- * Sets every in-use inode's atime/ctime/mtime (and crtime, with the sub-second extra fields zeroed)
- * to `epoch`, in place. An inode is in use when its link count is non-zero. Returns how many changed.
+ * Sets every written inode's atime/ctime/mtime (and crtime, with the sub-second extra fields zeroed)
+ * to `epoch`, in place. Written = any non-zero byte: besides in-use inodes that covers reserved ones
+ * with no links (mke2fs stamps the bad-blocks inode with the clock) and deleted ones; never-used
+ * inodes stay all zero. Returns how many changed.
  */
 export function normalizeInodeTimes(table: Uint8Array, inodeSize: number, epoch: number): number {
   const v = viewOf(table);
   let changed = 0;
   for (let o = 0; o + inodeSize <= table.length; o += inodeSize) {
-    if (u16(v, o + 0x1a) === 0) continue; // i_links_count
+    if (table.subarray(o, o + inodeSize).every((b) => b === 0)) continue;
     const before = Buffer.from(table.subarray(o, o + inodeSize));
     v.setUint32(o + 0x08, epoch, true); // i_atime
     v.setUint32(o + 0x0c, epoch, true); // i_ctime

@@ -11,7 +11,6 @@ export class Fields {
     if (at + n > this.bytes.length) throw squashError(`${this.what} is truncated (needs ${at + n} bytes, has ${this.bytes.length})`);
   }
   u16(at: number): number { this.check(at, 2); return this.view.getUint16(at, true); }
-  i16(at: number): number { this.check(at, 2); return this.view.getInt16(at, true); }
   u32(at: number): number { this.check(at, 4); return this.view.getUint32(at, true); }
   /** u64 as a number; values past 2^53 cannot be valid offsets or sizes, so they are refused here. */
   u64(at: number): number {

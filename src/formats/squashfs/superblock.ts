@@ -7,10 +7,6 @@ const COMPRESSORS: Record<number, Compressor> = { 1: 'gzip', 2: 'lzma', 3: 'lzo'
 export const SUPERBLOCK_SIZE = 96;
 const MAGIC = 0x73717368; // "hsqs" read little-endian
 
-export const FLAG_NO_FRAGMENTS = 0x0010;
-/** Value of table pointers when the table is absent (u64 all-ones, clamped by Fields.u64). */
-export const NO_TABLE = Number.MAX_SAFE_INTEGER;
-
 export interface Superblock {
   inodeCount: number;
   mkfsTime: number;

@@ -130,6 +130,7 @@ export async function runDiskImage(recipePath: string, opts: DiskImageOptions = 
     }
     const t1 = Date.now();
     ({ provisionOutput } = await runPacker(paths, log));
+    for (const line of provisionOutput.split('\n')) if (line.trim()) log.info(`guest: ${line.trimEnd()}`);
     packerMs = Date.now() - t1;
     // The boot mounted the partition and touched atimes, mount counts and tce-setup's chown targets.
     await normalizeExtPartition(paths.artifact, PART_OFFSET, epoch);
@@ -143,6 +144,7 @@ export async function runDiskImage(recipePath: string, opts: DiskImageOptions = 
   await rename(tmp, output);
   if (paths) await rm(paths.outputDir, { recursive: true, force: true });
   log.info(`wrote ${output}`);
-  if (!opts.quiet) process.stdout.write(`${output}\n`);
+  // The CLI (no logger given) prints the result on stdout, like --docker prints the image ID.
+  if (!opts.log) process.stdout.write(`${output}\n`);
   return { output, buildDir, fsUuid: disk.fsUuid, cmdline: disk.cmdline, packer: paths, provisionOutput, timings: { assembleMs, packerMs } };
 }

@@ -111,13 +111,21 @@ export async function runPacker(paths: PackerPaths, log?: Logger): Promise<{ pro
   if (res.code !== 0) {
     throw new ToolError('packer', `build failed (exit ${res.code}); see ${paths.log} and ${paths.serialLog}: ${lines.slice(-3).join(' | ')}`);
   }
+  return { provisionOutput: guestReport(serial, paths.serialLog) };
+}
+
+/**
+ * The guest's report on its serial console: the provision output, or a ToolError when the boot was
+ * never confirmed or a step failed (the script runs with set -e, so the exit is the failing step's).
+ */
+export function guestReport(serial: string, serialLog: string): string {
   if (!serial.includes(PROVISION_DONE)) {
-    throw new ToolError('packer', `the guest never confirmed its boot; console in ${paths.serialLog}`);
+    throw new ToolError('packer', `the guest never confirmed its boot; console in ${serialLog}`);
   }
   const exit = new RegExp(`${PROVISION_EXIT}(\\d+)`).exec(serial);
   if (!exit || exit[1] !== '0') {
-    throw new ToolError('packer', `a provision step failed (exit ${exit?.[1] ?? '?'}); console in ${paths.serialLog}`);
+    throw new ToolError('packer', `a provision step failed (exit ${exit?.[1] ?? '?'}); console in ${serialLog}`);
   }
   const start = serial.indexOf('dbco-provision: running steps');
-  return { provisionOutput: start >= 0 ? serial.slice(start, serial.indexOf(PROVISION_DONE)) : '' };
+  return start >= 0 ? serial.slice(start, serial.indexOf(PROVISION_DONE)) : '';
 }
