@@ -3,7 +3,7 @@
  * docs/benchmarks.md with the date and the machine. Each section module exports run(): BenchSection.
  * Select sections with BENCH=squashfs,resolve,...
  */
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import { execFileSync } from 'node:child_process';
 
@@ -22,14 +22,14 @@ const SECTIONS: Record<string, string> = {
 
 async function main(): Promise<void> {
   const wanted = process.env.BENCH ? process.env.BENCH.split(',') : Object.keys(SECTIONS);
-  const parts: string[] = [];
+  const parts = new Map<string, string>();
   for (const name of wanted) {
     const modPath = SECTIONS[name];
     if (!modPath) throw new Error(`unknown bench section ${name}`);
     console.error(`bench: ${name} ...`);
     const mod = (await import(modPath)) as { run(): Promise<BenchSection> };
     const section = await mod.run();
-    parts.push(`## ${section.title}\n\n${section.markdown.trim()}\n`);
+    parts.set(section.title, `## ${section.title}\n\n${section.markdown.trim()}\n`);
   }
   const cpu = os.cpus()[0]?.model ?? 'unknown cpu';
   let kernel = '';
@@ -37,13 +37,25 @@ async function main(): Promise<void> {
   const header = [
     '# dbco benchmarks',
     '',
-    `Measured ${new Date().toISOString()} on ${os.cpus().length} x ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${kernel}, Node ${process.version}.`,
-    'Written by `npm run bench`; every comparison below ran side by side in the same run.',
+    `Last written ${new Date().toISOString()} on ${os.cpus().length} x ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${kernel}, Node ${process.version}.`,
+    'Written by `npm run bench` (`BENCH=squashfs,resolve,docker,disk` picks sections); within each section every comparison ran side by side in one run, on this machine.',
     '',
   ].join('\n');
+  // A run of some sections keeps the others' figures from their last run (each section says when it ran).
+  const sections = existsSync('docs/benchmarks.md') ? previousSections(readFileSync('docs/benchmarks.md', 'utf8')) : new Map<string, string>();
+  for (const [title, body] of parts) sections.set(title, body.replace(/\n$/, `\n\n_Section measured ${new Date().toISOString().slice(0, 10)}._\n`));
   mkdirSync('docs', { recursive: true });
-  writeFileSync('docs/benchmarks.md', `${header}\n${parts.join('\n')}`);
+  writeFileSync('docs/benchmarks.md', `${header}\n${[...sections.values()].join('\n')}`);
   console.error('bench: wrote docs/benchmarks.md');
+}
+
+function previousSections(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const chunk of text.split(/^(?=## )/m).slice(1)) {
+    const title = chunk.slice(3, chunk.indexOf('\n')).trim();
+    out.set(title, chunk.trimEnd() + '\n');
+  }
+  return out;
 }
 
 await main();
