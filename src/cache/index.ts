@@ -1,5 +1,6 @@
+import { readJsonRecord } from '../io/json-record.js';
 import { createHash } from 'node:crypto';
-import { access, chmod, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { access, chmod, mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { HashingFile } from '../io/hashing-file.js';
 import { removeStaleTemps, tempName, writeFileAtomic } from './atomic.js';
@@ -174,17 +175,7 @@ export class Cache {
 }
 
 async function readJson(p: string): Promise<Record<string, unknown> | undefined> {
-  let text: string;
-  try {
-    text = await readFile(p, 'utf8');
-  } catch {
-    return undefined;
-  }
-  try {
-    const v: unknown = JSON.parse(text);
-    return v && typeof v === 'object' ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    // Unreadable records are treated as never written; the next answer overwrites them.
-    return undefined;
-  }
+  // Unreadable records are treated as never written; the next answer overwrites them.
+  const v = await readJsonRecord(p);
+  return v && typeof v === 'object' ? (v as Record<string, unknown>) : undefined;
 }

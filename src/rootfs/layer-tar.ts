@@ -1,5 +1,6 @@
+import { readJsonRecord } from '../io/json-record.js';
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Cache } from '../cache/index.js';
 import { writeTar } from '../formats/tar/index.js';
@@ -37,12 +38,8 @@ export async function materializeLayer(layer: Layer, opts: { cache: Pick<Cache, 
 }
 
 async function readBlobMeta(p: string): Promise<{ diffId: string; size: number } | undefined> {
-  try {
-    const m = JSON.parse(await readFile(p, 'utf8')) as { diffId?: unknown; size?: unknown };
-    if (typeof m.diffId === 'string' && /^sha256:[0-9a-f]{64}$/.test(m.diffId) && typeof m.size === 'number') return { diffId: m.diffId, size: m.size };
-  } catch {
-    // absent or torn: rebuild
-  }
+  const m = (await readJsonRecord(p)) as { diffId?: unknown; size?: unknown } | undefined; // absent or torn: rebuild
+  if (m && typeof m.diffId === 'string' && /^sha256:[0-9a-f]{64}$/.test(m.diffId) && typeof m.size === 'number') return { diffId: m.diffId, size: m.size };
   return undefined;
 }
 

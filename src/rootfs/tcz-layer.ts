@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readJsonRecord } from '../io/json-record.js';
 import type { Entry, EntryMeta } from '../formats/entry.js';
 import { openSquashfs } from '../formats/squashfs/index.js';
 import { FormatError } from '../errors.js';
@@ -54,18 +54,8 @@ function metaOf(e: Entry): EntryMeta {
 }
 
 async function readManifest(p: string): Promise<EntryMeta[] | undefined> {
-  let text: string;
-  try {
-    text = await readFile(p, 'utf8');
-  } catch {
-    return undefined;
-  }
-  try {
-    const parsed: unknown = JSON.parse(text);
-    return Array.isArray(parsed) ? (parsed as EntryMeta[]) : undefined;
-  } catch {
-    return undefined; // a torn or foreign file: rebuild it
-  }
+  const parsed = await readJsonRecord(p); // absent, torn or foreign: rebuild it
+  return Array.isArray(parsed) ? (parsed as EntryMeta[]) : undefined;
 }
 
 /** Opens the squashfs once, on the first file read, and serves every later read from its index. */

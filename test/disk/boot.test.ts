@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createHash } from 'node:crypto';
-import { copyFileSync, readFileSync, mkdirSync, openSync, readSync, closeSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, mkdirSync, openSync, readSync, closeSync, writeFileSync, chmodSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { buildDisk } from '../../src/outputs/disk/index.js';
@@ -8,15 +8,15 @@ import { prepare } from '../../src/pipeline/prepare.js';
 import { parseMbr } from '../../src/formats/disk/mbr.js';
 import { PART_OFFSET } from '../../src/outputs/disk/assemble.js';
 import { kvmWorks } from '../../src/outputs/disk/qemu.js';
-import { requireTool, tempDir } from '../helpers/env.js';
+import { requireTool, sharedMirror, tempDir } from '../helpers/env.js';
 import { bootUntil } from './qemu-watch.js';
-import { writeRecipe } from './fixtures.js';
 
 /**
  * One disk from the real TC 6.4.1 rootfs64.gz + vmlinuz64, booted by the BIOS through dbco's MBR and
  * GRUB (no -kernel). The recipe's bootlocal prints markers and the recipe's file to the serial console;
  * on the first boot it saves a persist-listed file with filetool.sh -b and powers off, and the second
- * boot finds it restored from /tce/mydata.tgz.
+ * boot finds it restored from /tce/mydata.tgz. A fixture extension's tce.installed script must run at
+ * boot, as root, as TC runs setup scripts (tce-setup, from /tmp/setup.lst).
  */
 const BOOTLOCAL = [
   'echo "DBCO-BOOT-MARKER $(cat /etc/dbco/hello.txt)" > /dev/console',
@@ -28,10 +28,36 @@ describe('disk boots with GRUB from the MBR', () => {
   const tmp = tempDir('dbco-disk-boot-');
   let disk = '';
   let kvm = false;
+  let mirror = '';
   const cache = path.join(tmp.dir, 'cache');
 
+  /** A temp mirror: the real 6.x release files plus a fixture tcz whose setup script leaves a marker. */
+  function fixtureMirror(): string {
+    const mirror = path.join(tmp.dir, 'mirror');
+    const df = path.join(mirror, '6.x/x86_64/release/distribution_files');
+    mkdirSync(df, { recursive: true });
+    for (const f of ['rootfs64.gz', 'rootfs64.gz.md5.txt', 'vmlinuz64', 'vmlinuz64.md5.txt']) {
+      copyFileSync(path.join(sharedMirror(), '6.x/x86_64/release/distribution_files', f), path.join(df, f));
+    }
+    const root = path.join(tmp.dir, 'tcz-root');
+    mkdirSync(path.join(root, 'usr/local/tce.installed'), { recursive: true });
+    const script = path.join(root, 'usr/local/tce.installed/dbcotest');
+    writeFileSync(script, '#!/bin/sh\necho "DBCO-SETUP-RAN uid=$(id -u)" > /dev/console\n');
+    chmodSync(script, 0o755);
+    const tczDir = path.join(mirror, '6.x/x86_64/tcz');
+    mkdirSync(tczDir, { recursive: true });
+    const tcz = path.join(tczDir, 'dbcotest.tcz');
+    execFileSync('mksquashfs', [root, tcz, '-noappend', '-all-root', '-quiet']);
+    writeFileSync(`${tcz}.md5.txt`, `${createHash('md5').update(readFileSync(tcz)).digest('hex')}  dbcotest.tcz\n`);
+    return mirror;
+  }
+
   async function build(out: string): Promise<void> {
-    const recipe = writeRecipe(tmp.dir, 'boot-test', [
+    const recipe = path.join(tmp.dir, 'boot-test.yaml');
+    writeFileSync(recipe, [
+      'name: boot-test', 'release: "6.4.1"', 'arch: x86_64', `mirror: ${mirror}`, 'base: rootfs64.gz', 'kernel: vmlinuz64',
+      'bootcodes: [console=ttyS0, noswap, nozswap, nodhcp]',
+      'extensions: [dbcotest]',
       'files:',
       '  - dest: /etc/dbco/hello.txt',
       '    content: "hello from the recipe"',
@@ -39,6 +65,7 @@ describe('disk boots with GRUB from the MBR', () => {
       'persist: [etc/dbco/persisted.txt]',
       'bootlocal:',
       ...BOOTLOCAL.map((l) => `  - ${JSON.stringify(l)}`),
+      '',
     ].join('\n'));
     const inputs = await prepare(recipe, { cache });
     const work = path.join(tmp.dir, `work-${path.basename(out)}`);
@@ -49,6 +76,8 @@ describe('disk boots with GRUB from the MBR', () => {
   beforeAll(async () => {
     requireTool('mke2fs');
     requireTool('grub-mkimage');
+    requireTool('mksquashfs');
+    mirror = fixtureMirror();
     disk = path.join(tmp.dir, 'a.raw');
     await build(disk);
     kvm = await kvmWorks(disk, 'x86_64');
@@ -88,6 +117,7 @@ describe('disk boots with GRUB from the MBR', () => {
     const first = await bootUntil(copy, { arch: 'x86_64', kvm, until: [/DBCO-BOOT-MARKER hello from the recipe/, /BACKUP-DONE/], waitExit: true, timeoutMs: 110_000 });
     expect(first).toMatch(/-rw-r-----\s+1 root\s+root\s+21 .*\/etc\/dbco\/hello\.txt/);
     expect(first).toMatch(/mydata\.tgz/);
+    expect(first).toContain('DBCO-SETUP-RAN uid=0');
     const second = await bootUntil(copy, { arch: 'x86_64', kvm, until: [/PERSIST-FOUND saved-at-first-boot/], timeoutMs: 110_000 });
     expect(second).toContain('DBCO-BOOT-MARKER');
   }, 240_000);

@@ -4,18 +4,7 @@ import { FormatError, UnsafePathError } from '../../src/errors.js';
 import type { EntryMeta } from '../../src/formats/entry.js';
 import { safeMemberPath } from '../../src/formats/path.js';
 import type { StreamEntry } from '../../src/formats/stream-reader.js';
-
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from '../helpers/prng.js';
 
 export function mutate(base: Uint8Array, rnd: () => number, alphabet: string): Uint8Array {
   const int = (n: number) => Math.floor(rnd() * n);

@@ -6,18 +6,7 @@ import { openIso9660 } from '../../src/formats/iso9660/index.js';
 import { bufferSource } from '../../src/formats/source.js';
 import { tempDir } from '../helpers/env.js';
 import { xorrisoIso } from './iso9660-fixture.js';
-
-/** mulberry32: a seeded PRNG so a failing mutation can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng as rng } from '../helpers/prng.js';
 
 async function readAll(bytes: Uint8Array): Promise<number> {
   const iso = await openIso9660(bufferSource(bytes));

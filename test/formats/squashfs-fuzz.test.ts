@@ -6,7 +6,7 @@ import { FormatError } from '../../src/errors.js';
 import { openSquashfs } from '../../src/formats/squashfs/index.js';
 import { bufferSource } from '../../src/formats/source.js';
 import { requireTool, sharedMirror, tempDir } from '../helpers/env.js';
-import { prng } from './squashfs-prng.js';
+import { prng } from '../helpers/prng.js';
 
 /** Reads everything an image offers: every entry and every file's bytes. Returns bytes read. */
 async function consume(bytes: Uint8Array): Promise<number> {

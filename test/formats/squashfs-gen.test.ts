@@ -8,7 +8,7 @@ import { openSquashfs } from '../../src/formats/squashfs/index.js';
 import { openFileSource } from '../../src/io/file-source.js';
 import { requireTool, tempDir } from '../helpers/env.js';
 import { dbcoTree, unsquashfsTree } from './squashfs-compare.js';
-import { prng } from './squashfs-prng.js';
+import { prng } from '../helpers/prng.js';
 
 function randomBytes(n: number, rand: () => number): Buffer {
   const b = Buffer.alloc(n);

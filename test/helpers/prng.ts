@@ -1,4 +1,4 @@
-/** mulberry32: a tiny seeded PRNG, so generated trees and fuzz inputs are the same on every run. */
+/** mulberry32: a tiny seeded PRNG, so generated trees and fuzz inputs (and any failing one) replay on every run. */
 export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
