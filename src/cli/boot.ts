@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { InvalidArgumentError, type Command } from 'commander';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { DbcoError } from '../errors.js';
-import { kvmWorks, qemuArgs, qemuBinary, type Arch } from '../outputs/disk/qemu.js';
+import { diskFormat, kvmWorks, qemuArgs, qemuBinary, type Arch } from '../outputs/disk/qemu.js';
 import { findTool } from '../outputs/disk/tools.js';
 
 function memory(v: string): number {
@@ -20,15 +20,20 @@ export function registerBoot(program: Command): void {
   program
     .command('boot')
     .description('boot a disk made by `dbco image --disk` in QEMU, serial console on this terminal (Ctrl-A X quits)')
-    .argument('<disk>', 'raw disk image')
+    .argument('<disk>', 'disk image (raw or qcow2)')
     .option('--memory <mib>', 'guest memory in MiB', memory, 256)
     .option('--arch <arch>', 'x86 or x86_64', arch, 'x86_64')
     .option('--snapshot', 'discard the guest\'s writes to the disk')
     .action(async (disk: string, opts: { memory: number; arch: Arch; snapshot?: boolean }) => {
       if (!existsSync(disk)) throw new DbcoError('USAGE', `boot: ${disk}: no such file`);
       const bin = findTool(qemuBinary(opts.arch));
-      const kvm = await kvmWorks(disk, opts.arch);
-      const args = qemuArgs(disk, { arch: opts.arch, memoryMiB: opts.memory, kvm, serial: 'stdio', snapshot: opts.snapshot });
+      const head = Buffer.alloc(4);
+      const fd = openSync(disk, 'r');
+      readSync(fd, head, 0, 4, 0);
+      closeSync(fd);
+      const format = diskFormat(head);
+      const kvm = await kvmWorks(disk, opts.arch, process.env, 6000, format);
+      const args = qemuArgs(disk, { arch: opts.arch, memoryMiB: opts.memory, kvm, serial: 'stdio', snapshot: opts.snapshot, format });
       process.stderr.write(`dbco: ${kvm ? 'KVM' : 'TCG (no usable KVM)'}: ${bin} ${args.join(' ')}\n`);
       const code = await new Promise<number>((resolve, reject) => {
         const child = spawn(bin, args, { stdio: 'inherit' });

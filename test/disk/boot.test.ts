@@ -8,6 +8,7 @@ import { prepare } from '../../src/pipeline/prepare.js';
 import { parseMbr } from '../../src/formats/disk/mbr.js';
 import { PART_OFFSET } from '../../src/outputs/disk/assemble.js';
 import { kvmWorks } from '../../src/outputs/disk/qemu.js';
+import { normalizeExtPartition } from '../../src/outputs/disk/ext-normalize.js';
 import { requireTool, sharedMirror, tempDir } from '../helpers/env.js';
 import { bootUntil } from './qemu-watch.js';
 
@@ -18,10 +19,12 @@ import { bootUntil } from './qemu-watch.js';
  * boot finds it restored from /tce/mydata.tgz. A fixture extension's tce.installed script must run at
  * boot, as root, as TC runs setup scripts (tce-setup, from /tmp/setup.lst).
  */
+// After the backup, the tce dir gets what tce-setup gives it at every boot (tc:staff, g+w), so the
+// second boot has nothing to change and must leave the disk byte-identical.
 const BOOTLOCAL = [
   'echo "DBCO-BOOT-MARKER $(cat /etc/dbco/hello.txt)" > /dev/console',
   'ls -l /etc/dbco/hello.txt > /dev/console',
-  'if [ -f /etc/dbco/persisted.txt ]; then echo "PERSIST-FOUND $(cat /etc/dbco/persisted.txt)" > /dev/console; else echo "saved-at-first-boot" > /etc/dbco/persisted.txt; filetool.sh -b > /dev/console 2>&1; ls -l /mnt/sda1/tce/ > /dev/console; echo BACKUP-DONE > /dev/console; poweroff; fi',
+  'if [ -f /etc/dbco/persisted.txt ]; then echo "PERSIST-FOUND $(cat /etc/dbco/persisted.txt)" > /dev/console; poweroff; else echo "saved-at-first-boot" > /etc/dbco/persisted.txt; filetool.sh -b > /dev/console 2>&1; chown -R tc:staff /mnt/sda1/tce; chmod -R g+w /mnt/sda1/tce; ls -l /mnt/sda1/tce/ > /dev/console; echo BACKUP-DONE > /dev/console; poweroff; fi',
 ];
 
 describe('disk boots with GRUB from the MBR', () => {
@@ -111,14 +114,20 @@ describe('disk boots with GRUB from the MBR', () => {
     expect(sha(second)).toBe(sha(disk));
   });
 
-  test('boots to the TC userland: bootlocal marker and recipe file on the serial console; persist survives a reboot', async () => {
+  test('boots to the TC userland: setup script, bootlocal marker and recipe file on the serial console; persist survives a reboot; a read-only boot leaves ext2 byte-identical', async () => {
     const copy = path.join(tmp.dir, 'boot.raw');
     copyFileSync(disk, copy);
     const first = await bootUntil(copy, { arch: 'x86_64', kvm, until: [/DBCO-BOOT-MARKER hello from the recipe/, /BACKUP-DONE/], waitExit: true, timeoutMs: 110_000 });
     expect(first).toMatch(/-rw-r-----\s+1 root\s+root\s+21 .*\/etc\/dbco\/hello\.txt/);
     expect(first).toMatch(/mydata\.tgz/);
     expect(first).toContain('DBCO-SETUP-RAN uid=0');
-    const second = await bootUntil(copy, { arch: 'x86_64', kvm, until: [/PERSIST-FOUND saved-at-first-boot/], timeoutMs: 110_000 });
+    const sha = (f: string): string => createHash('sha256').update(readFileSync(f)).digest('hex');
+    await normalizeExtPartition(copy, PART_OFFSET, 0);
+    const afterFirst = sha(copy);
+    const second = await bootUntil(copy, { arch: 'x86_64', kvm, until: [/PERSIST-FOUND saved-at-first-boot/], waitExit: true, timeoutMs: 110_000 });
     expect(second).toContain('DBCO-BOOT-MARKER');
+    // The second boot only read (restore, mounts, tce-setup's chown/touch): normalized, ext2 is byte-identical.
+    await normalizeExtPartition(copy, PART_OFFSET, 0);
+    expect(sha(copy)).toBe(afterFirst);
   }, 240_000);
 });

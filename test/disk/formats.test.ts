@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { buildMbr, parseMbr } from '../../src/formats/disk/mbr.js';
 import { patchBootImg, patchCoreImg } from '../../src/formats/disk/grub-embed.js';
-import { normalizeInodeTimes, normalizeSuperblock, parseSuperblock } from '../../src/formats/disk/ext.js';
+import { fileBlocks, normalizeInodeTimes, normalizeJournalSuperblock, normalizeSuperblock, parseSuperblock, type ExtInfo } from '../../src/formats/disk/ext.js';
 import { provisionDrive, PROVISION_MAGIC, diskHooksLayer, PROVISION_HOOK_PATH } from '../../src/outputs/disk/hooks.js';
 import { diskIds } from '../../src/outputs/disk/ids.js';
 import { GRUB_PC_DIR } from '../../src/outputs/disk/grub.js';
@@ -140,5 +140,41 @@ describe('guest report from the serial console', () => {
   test('a failed step or a missing confirmation is a ToolError naming the console log', () => {
     expect(() => guestReport('dbco-provision: exit 3\ndbco-provision: boot confirmed\n', '/b/serial.log')).toThrow(/provision step failed \(exit 3\); console in \/b\/serial\.log/);
     expect(() => guestReport('Kernel panic\n', '/b/serial.log')).toThrow(/never confirmed its boot/);
+  });
+});
+
+describe('ext file blocks and journal', () => {
+  const info = { blockSize: 1024 } as ExtInfo;
+  test('extent tree: a leaf in the inode, an index node one level down, uninitialized extents', async () => {
+    const inode = new Uint8Array(256);
+    const v = new DataView(inode.buffer);
+    v.setUint32(0x20, 0x80000, true);
+    v.setUint16(0x28, 0xf30a, true); v.setUint16(0x2a, 1, true); v.setUint16(0x2e, 1, true); // 1 index entry, depth 1
+    v.setUint32(0x28 + 12 + 4, 50, true); // leaf at block 50
+    const leaf = new Uint8Array(1024);
+    const lv = new DataView(leaf.buffer);
+    lv.setUint16(0, 0xf30a, true); lv.setUint16(2, 2, true); lv.setUint16(6, 0, true);
+    lv.setUint16(12 + 4, 2, true); lv.setUint32(12 + 8, 100, true);
+    lv.setUint16(24 + 4, 32768 + 1, true); lv.setUint32(24 + 8, 7, true);
+    expect(await fileBlocks(inode, info, async (n) => { expect(n).toBe(50); return leaf; })).toEqual([100, 101, 7]);
+  });
+  test('block map: direct then single indirect', async () => {
+    const inode = new Uint8Array(256);
+    const v = new DataView(inode.buffer);
+    v.setUint32(0x28, 9, true); v.setUint32(0x28 + 4, 10, true); v.setUint32(0x28 + 48, 20, true);
+    const ind = new Uint8Array(1024);
+    new DataView(ind.buffer).setUint32(0, 30, true);
+    expect(await fileBlocks(inode, info, async () => ind)).toEqual([9, 10, 30]);
+  });
+  test('journal superblock: sequence back to 1 only when nothing is to be replayed', () => {
+    const j = new Uint8Array(1024);
+    const v = new DataView(j.buffer);
+    v.setUint32(0, 0xc03b3998, false); v.setUint32(0x10, 1024, false); v.setUint32(0x14, 1, false); v.setUint32(0x18, 3, false);
+    expect(normalizeJournalSuperblock(j)).toEqual({ clean: true, first: 1, maxlen: 1024 });
+    expect(v.getUint32(0x18, false)).toBe(1);
+    v.setUint32(0x18, 5, false); v.setUint32(0x1c, 4, false);
+    expect(normalizeJournalSuperblock(j).clean).toBe(false);
+    expect(v.getUint32(0x18, false)).toBe(5);
+    expect(() => normalizeJournalSuperblock(new Uint8Array(1024))).toThrow(/magic/);
   });
 });

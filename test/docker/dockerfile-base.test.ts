@@ -2,9 +2,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { execSync } from 'node:child_process';
 import path from 'node:path';
-import { REPO_ROOT, requireTool, runDbco, tempDir } from '../helpers/env.js';
+import { REPO_ROOT, requireTool, tempDir } from '../helpers/env.js';
 import { serveFolder } from '../helpers/static-server.js';
 import { mirrorWith6x, writeRecipe } from './helpers/fixtures.js';
+import { runDbcoAsync } from './helpers/run-async.js';
 import { docker, removeImages } from './helpers/docker-util.js';
 import { diffTrees, dockerManaged, walkTree } from './helpers/tree.js';
 
@@ -30,19 +31,19 @@ describe('Dockerfile.base', () => {
   });
   afterAll(async () => { removeImages(`${T}:docker-build`, `${T}:dbco`); await mirror?.close(); tmp.cleanup(); });
 
-  test('docker build of the exported base layer == the base layer of dbco image', () => {
+  test('docker build of the exported base layer == the base layer of dbco image', async () => {
     const recipe = writeRecipe(tmp.dir, 'base', `name: base\nrelease: "6.4.1"\narch: x86_64\nmirror: ${mirror.url}\nbase: rootfs64.gz\nimage:\n  setup: none\n`);
     const cache = path.join(tmp.dir, 'cache');
     const ctx = path.join(tmp.dir, 'ctx');
     mkdirSync(ctx);
-    const exp = runDbco(['rootfs', recipe, '--layer', 'base', '-o', path.join(ctx, 'base-rootfs.tar'), '--cache', cache]);
+    const exp = await runDbcoAsync(['rootfs', recipe, '--layer', 'base', '-o', path.join(ctx, 'base-rootfs.tar'), '--cache', cache]);
     expect(exp.stderr).not.toMatch(/error/i);
     expect(exp.code).toBe(0);
     copyFileSync(path.join(REPO_ROOT, 'Dockerfile.base'), path.join(ctx, 'Dockerfile'));
     docker(['build', '-q', '-t', `${T}:docker-build`, ctx]);
     expect(docker(['run', '--rm', `${T}:docker-build`, 'cat', '/usr/share/doc/tc/release.txt']).trim()).toBe('6.4.1');
 
-    const img = runDbco(['image', recipe, '--docker', '--cache', cache, '--tag', `${T}:dbco`]);
+    const img = await runDbcoAsync(['image', recipe, '--docker', '--cache', cache, '--tag', `${T}:dbco`]);
     expect(img.code).toBe(0);
     const plain = exportTree(`${T}:docker-build`, path.join(tmp.dir, 'a'));
     const viaDbco = exportTree(`${T}:dbco`, path.join(tmp.dir, 'b'));

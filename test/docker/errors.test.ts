@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { readdirSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { requireTool, runDbco, tempDir } from '../helpers/env.js';
+import { requireTool, tempDir } from '../helpers/env.js';
 import { serveFolder } from '../helpers/static-server.js';
 import { TC6, makeTcz, mirrorWith6x, writeRecipe } from './helpers/fixtures.js';
+import { runDbcoAsync } from './helpers/run-async.js';
 import { imageTags } from './helpers/docker-util.js';
 
 /** Lists every file under the cache (relative), to show a failed build left nothing half-written. */
@@ -29,16 +30,16 @@ describe('dbco image --docker: failures are clear, non-zero, tag nothing', () =>
   }, 300_000);
   afterAll(async () => { await mirror?.close(); tmp.cleanup(); });
 
-  const run = (recipe: string, env: NodeJS.ProcessEnv = {}) => {
+  const run = async (recipe: string, env: NodeJS.ProcessEnv = {}) => {
     const before = imageTags();
     const cache = path.join(tmp.dir, `cache-${path.basename(recipe, '.yaml')}`);
     const started = Date.now();
-    const r = runDbco(['image', recipe, '--docker', '--cache', cache, '--tag', `${T}:x`], { env });
+    const r = await runDbcoAsync(['image', recipe, '--docker', '--cache', cache, '--tag', `${T}:x`], { env });
     return { ...r, ms: Date.now() - started, newTags: imageTags().filter((t) => !before.includes(t)), cache };
   };
 
-  test('unknown extension: the dependency chain is named', () => {
-    const r = run(writeRecipe(tmp.dir, 'unknown', `name: unknown\n${common}extensions: [good]\n`));
+  test('unknown extension: the dependency chain is named', async () => {
+    const r = await run(writeRecipe(tmp.dir, 'unknown', `name: unknown\n${common}extensions: [good]\n`));
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/missing-dep\.tcz/);
     expect(r.stderr).toMatch(/good\.tcz/);
@@ -46,8 +47,8 @@ describe('dbco image --docker: failures are clear, non-zero, tag nothing', () =>
     expect(r.newTags).toEqual([]);
   });
 
-  test('md5 mismatch: named, and the bad file is not in the cache', () => {
-    const r = run(writeRecipe(tmp.dir, 'md5', `name: md5\n${common}extensions: [tampered]\n`));
+  test('md5 mismatch: named, and the bad file is not in the cache', async () => {
+    const r = await run(writeRecipe(tmp.dir, 'md5', `name: md5\n${common}extensions: [tampered]\n`));
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/tampered\.tcz/);
     expect(r.stderr).toMatch(/md5/i);
@@ -57,8 +58,8 @@ describe('dbco image --docker: failures are clear, non-zero, tag nothing', () =>
     expect(cacheFiles(path.join(r.cache, 'tmp'))).toEqual([]);
   });
 
-  test('Docker down: fails within 2 s naming DOCKER_HOST and --output', () => {
-    const r = run(writeRecipe(tmp.dir, 'down', `name: down\n${common}`), { DOCKER_HOST: 'unix:///nonexistent.sock' });
+  test('Docker down: fails within 2 s naming DOCKER_HOST and --output', async () => {
+    const r = await run(writeRecipe(tmp.dir, 'down', `name: down\n${common}`), { DOCKER_HOST: 'unix:///nonexistent.sock' });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/unix:\/\/\/nonexistent\.sock/);
     expect(r.stderr).toMatch(/--output/);
@@ -66,8 +67,8 @@ describe('dbco image --docker: failures are clear, non-zero, tag nothing', () =>
     expect(r.newTags).toEqual([]);
   });
 
-  test('a bad recipe field: file, field and reason; nothing fetched', () => {
-    const r = run(writeRecipe(tmp.dir, 'badfield', `name: Bad Name\n${common}image:\n  setup: sometimes\n`));
+  test('a bad recipe field: file, field and reason; nothing fetched', async () => {
+    const r = await run(writeRecipe(tmp.dir, 'badfield', `name: Bad Name\n${common}image:\n  setup: sometimes\n`));
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/badfield\.yaml/);
     expect(r.stderr).toMatch(/name/);
@@ -76,9 +77,9 @@ describe('dbco image --docker: failures are clear, non-zero, tag nothing', () =>
     expect(r.newTags).toEqual([]);
   });
 
-  test('32-bit recipe with setup build: refused before any download, suggesting boot or none', () => {
+  test('32-bit recipe with setup build: refused before any download, suggesting boot or none', async () => {
     const before = mirror.requests.length;
-    const r = run(writeRecipe(tmp.dir, 'x86build', `name: x86build\nrelease: "7.2"\narch: x86\nmirror: ${mirror.url}\nbase: core.gz\n`));
+    const r = await run(writeRecipe(tmp.dir, 'x86build', `name: x86build\nrelease: "7.2"\narch: x86\nmirror: ${mirror.url}\nbase: core.gz\n`));
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/cannot run x86 \(i386\) binaries/);
     expect(r.stderr).toMatch(/setup: boot/);
@@ -86,8 +87,8 @@ describe('dbco image --docker: failures are clear, non-zero, tag nothing', () =>
     expect(mirror.requests.length).toBe(before);
   });
 
-  test('neither --docker nor --disk is a usage error', () => {
-    const r = runDbco(['image', 'whatever.yaml']);
+  test('neither --docker nor --disk is a usage error', async () => {
+    const r = await runDbcoAsync(['image', 'whatever.yaml']);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/--docker or --disk/);
   });

@@ -2,9 +2,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { execFileSync, execSync } from 'node:child_process';
 import { copyFileSync, cpSync, mkdirSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { requireTool, runDbco, sharedMirror, tempDir } from '../helpers/env.js';
+import { requireTool, sharedMirror, tempDir } from '../helpers/env.js';
 import { serveFolder } from '../helpers/static-server.js';
 import { writeMd5, writeRecipe } from './helpers/fixtures.js';
+import { runDbcoAsync } from './helpers/run-async.js';
 import { docker, removeImages } from './helpers/docker-util.js';
 import { diffTrees, dockerManaged, walkTree } from './helpers/tree.js';
 
@@ -39,9 +40,9 @@ describe('dbco image --docker (x86, TC 7.x extensions, setup none)', () => {
   }, 300_000);
   afterAll(async () => { removeImages(tag); await mirror?.close(); tmp.cleanup(); });
 
-  test('exported tree == base + each extension (content sha256, modes, owners, links)', () => {
+  test('exported tree == base + each extension (content sha256, modes, owners, links)', async () => {
     const recipe = writeRecipe(tmp.dir, 'x86', `name: x86curl\nrelease: "7.2"\narch: x86\nmirror: ${mirror.url}\nbase: core.gz\nextensions: [curl]\nimage:\n  setup: none\n  tag: ${tag}\n`);
-    const r = runDbco(['image', recipe, '--docker', '--cache', path.join(tmp.dir, 'cache')]);
+    const r = await runDbcoAsync(['image', recipe, '--docker', '--cache', path.join(tmp.dir, 'cache')]);
     expect(r.stderr).toMatch(/setup scripts .* not run/);
     expect(r.code).toBe(0);
     expect(docker(['image', 'inspect', '--format', '{{.Architecture}}', tag]).trim()).toBe('386');

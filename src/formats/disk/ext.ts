@@ -152,3 +152,93 @@ export function normalizeInodeTimes(table: Uint8Array, inodeSize: number, epoch:
 }
 
 export { refuseChecksums };
+
+const COMPAT_HAS_JOURNAL = 0x4;
+const EXTENTS_FL = 0x80000;
+const EXTENT_MAGIC = 0xf30a;
+const JBD2_MAGIC = 0xc03b3998;
+
+/** The journal inode number, or 0 when the filesystem has no internal journal (ext2). */
+export function journalInode(sb: Uint8Array): number {
+  const v = viewOf(sb);
+  if ((u32(v, 0x5c) & COMPAT_HAS_JOURNAL) === 0) return 0;
+  return u32(v, 0xe0);
+}
+
+/** Where inode `ino` (1-based) lies: the group's inode table block and the byte offset inside the table. */
+export function inodeLocation(tables: GroupTable[], info: ExtInfo, ino: number): { tableBlock: number; offset: number } {
+  const g = Math.floor((ino - 1) / info.inodesPerGroup);
+  const t = tables[g];
+  if (!t) throw new FormatError('ext', `inode ${ino} is beyond the last group`);
+  return { tableBlock: t.inodeTableBlock, offset: ((ino - 1) % info.inodesPerGroup) * info.inodeSize };
+}
+
+/**
+ * Physical blocks of a file in logical order, from its inode: extent trees (ext4) or direct/indirect
+ * block maps (ext2/3). `readBlock` supplies the index/indirect blocks it must follow.
+ */
+export async function fileBlocks(inode: Uint8Array, info: ExtInfo, readBlock: (n: number) => Promise<Uint8Array>): Promise<number[]> {
+  const v = viewOf(inode);
+  const iBlock = inode.subarray(0x28, 0x28 + 60);
+  const out: number[] = [];
+  if (u32(v, 0x20) & EXTENTS_FL) {
+    const walk = async (node: Uint8Array): Promise<void> => {
+      const nv = viewOf(node);
+      if (u16(nv, 0) !== EXTENT_MAGIC) throw new FormatError('ext', 'bad extent header magic');
+      const entries = u16(nv, 2);
+      const depth = u16(nv, 6);
+      for (let i = 0; i < entries; i++) {
+        const o = 12 + i * 12;
+        if (depth === 0) {
+          let len = u16(nv, o + 4);
+          if (len > 32768) len -= 32768; // uninitialized extent: still the file's blocks
+          const start = u16(nv, o + 6) * 2 ** 32 + u32(nv, o + 8);
+          for (let b = 0; b < len; b++) out.push(start + b);
+        } else {
+          await walk(await readBlock(u32(nv, o + 4) + u16(nv, o + 8) * 2 ** 32));
+        }
+      }
+    };
+    await walk(iBlock);
+    return out;
+  }
+  const per = info.blockSize / 4;
+  const indirect = async (block: number, level: number): Promise<void> => {
+    if (block === 0) return;
+    if (level === 0) { out.push(block); return; }
+    const b = viewOf(await readBlock(block));
+    for (let i = 0; i < per; i++) {
+      const n = u32(b, i * 4);
+      if (n !== 0) await indirect(n, level - 1);
+    }
+  };
+  const iv = viewOf(iBlock);
+  for (let i = 0; i < 12; i++) await indirect(u32(iv, i * 4), 0);
+  await indirect(u32(iv, 48), 1);
+  await indirect(u32(iv, 52), 2);
+  await indirect(u32(iv, 56), 3);
+  return out;
+}
+
+export interface JournalState {
+  /** true when the journal holds nothing to replay (s_start 0): only then is it normalized. */
+  clean: boolean;
+  /** First log block (s_first) and the journal length in blocks (s_maxlen). */
+  first: number;
+  maxlen: number;
+}
+
+/**
+ * Resets a cleanly unmounted jbd2 journal's superblock to the state mke2fs leaves (sequence 1), in place.
+ * The caller zeroes the log blocks [first, maxlen): with s_start 0 none of them is ever replayed, so
+ * the old transactions a boot left there carry no information.
+ */
+export function normalizeJournalSuperblock(jsb: Uint8Array): JournalState {
+  const v = new DataView(jsb.buffer, jsb.byteOffset, jsb.byteLength);
+  if (v.getUint32(0, false) !== JBD2_MAGIC) throw new FormatError('ext', 'journal superblock magic missing');
+  const first = v.getUint32(0x14, false);
+  const maxlen = v.getUint32(0x10, false);
+  if (v.getUint32(0x1c, false) !== 0) return { clean: false, first, maxlen };
+  v.setUint32(0x18, 1, false); // s_sequence
+  return { clean: true, first, maxlen };
+}

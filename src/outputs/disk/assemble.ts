@@ -111,7 +111,9 @@ async function stage(input: DiskLayoutInput, staging: string, work: string, fsUu
 /** mke2fs options that make the filesystem a function of the staging tree and the ids alone. */
 function mke2fsArgs(input: DiskLayoutInput, ids: ReturnType<typeof diskIds>, staging: string, image: string, fsBytes: number): string[] {
   const features = ['^metadata_csum'];
-  if (input.filesystem === 'ext4') features.push('^metadata_csum_seed', '^orphan_file');
+  // No 64bit: a small disk does not need it, and the kernel would otherwise flag the journal 64-bit at
+  // the first mount, a change normalization would have to undo.
+  if (input.filesystem === 'ext4') features.push('^metadata_csum_seed', '^orphan_file', '^64bit');
   return [
     '-q', '-F', '-t', input.filesystem, '-b', '4096', '-I', '256', '-L', input.label, '-U', ids.fsUuid,
     '-O', features.join(','),

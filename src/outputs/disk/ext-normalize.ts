@@ -6,11 +6,12 @@
  */
 import { open } from 'node:fs/promises';
 import {
-  SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, gdtLength, inodeTables, normalizeInodeTimes, normalizeSuperblock, parseSuperblock,
-  type ExtInfo,
+  SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, fileBlocks, gdtLength, inodeLocation, inodeTables, journalInode, normalizeInodeTimes,
+  normalizeJournalSuperblock, normalizeSuperblock, parseSuperblock, type ExtInfo, type GroupTable,
 } from '../../formats/disk/ext.js';
+import type { FileHandle } from 'node:fs/promises';
 
-async function readAt(fh: import('node:fs/promises').FileHandle, pos: number, len: number): Promise<Buffer> {
+async function readAt(fh: FileHandle, pos: number, len: number): Promise<Buffer> {
   const buf = Buffer.alloc(len);
   const { bytesRead } = await fh.read(buf, 0, len, pos);
   return bytesRead === len ? buf : buf.subarray(0, bytesRead);
@@ -25,7 +26,31 @@ export async function readExtInfo(file: string, partOffset: number): Promise<Ext
   }
 }
 
-export async function normalizeExtPartition(file: string, partOffset: number, epoch: number): Promise<{ inodes: number; superblock: boolean }> {
+/**
+ * ext3/ext4: a boot leaves its transactions in the journal and bumps the sequence. After a clean
+ * unmount nothing there is replayed, so the log goes back to zeros and the sequence to 1, as mke2fs made it.
+ */
+async function normalizeJournal(fh: FileHandle, partOffset: number, sb: Uint8Array, info: ExtInfo, tables: GroupTable[]): Promise<boolean | undefined> {
+  const ino = journalInode(sb);
+  if (ino === 0) return undefined;
+  const readBlock = (n: number): Promise<Buffer> => readAt(fh, partOffset + n * info.blockSize, info.blockSize);
+  const loc = inodeLocation(tables, info, ino);
+  const inode = await readAt(fh, partOffset + loc.tableBlock * info.blockSize + loc.offset, info.inodeSize);
+  const blocks = await fileBlocks(inode, info, readBlock);
+  if (blocks.length === 0) return undefined;
+  const jsb = await readBlock(blocks[0]!);
+  const state = normalizeJournalSuperblock(jsb);
+  if (!state.clean) return false;
+  await fh.write(jsb, 0, jsb.length, partOffset + blocks[0]! * info.blockSize);
+  const zero = Buffer.alloc(info.blockSize);
+  for (let i = state.first; i < Math.min(state.maxlen, blocks.length); i++) {
+    const b = await readBlock(blocks[i]!);
+    if (!b.equals(zero)) await fh.write(zero, 0, zero.length, partOffset + blocks[i]! * info.blockSize);
+  }
+  return true;
+}
+
+export async function normalizeExtPartition(file: string, partOffset: number, epoch: number): Promise<{ inodes: number; superblock: boolean; journal?: boolean }> {
   const fh = await open(file, 'r+');
   try {
     const sb = await readAt(fh, partOffset + SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE);
@@ -33,7 +58,8 @@ export async function normalizeExtPartition(file: string, partOffset: number, ep
     const gdtBlock = info.firstDataBlock + 1;
     const gdt = await readAt(fh, partOffset + gdtBlock * info.blockSize, gdtLength(info));
     let inodes = 0;
-    for (const t of inodeTables(gdt, info)) {
+    const tables = inodeTables(gdt, info);
+    for (const t of tables) {
       if (t.inodes === 0) continue;
       const pos = partOffset + t.inodeTableBlock * info.blockSize;
       const table = await readAt(fh, pos, t.inodes * info.inodeSize);
@@ -43,9 +69,10 @@ export async function normalizeExtPartition(file: string, partOffset: number, ep
         inodes += n;
       }
     }
+    const journal = await normalizeJournal(fh, partOffset, sb, info, tables);
     const changed = normalizeSuperblock(sb, epoch);
     if (changed) await fh.write(sb, 0, SUPERBLOCK_SIZE, partOffset + SUPERBLOCK_OFFSET);
-    return { inodes, superblock: changed };
+    return { inodes, superblock: changed, journal };
   } finally {
     await fh.close();
   }

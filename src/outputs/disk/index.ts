@@ -133,7 +133,8 @@ export async function runDiskImage(recipePath: string, opts: DiskImageOptions = 
     for (const line of provisionOutput.split('\n')) if (line.trim()) log.info(`guest: ${line.trimEnd()}`);
     packerMs = Date.now() - t1;
     // The boot mounted the partition and touched atimes, mount counts and tce-setup's chown targets.
-    await normalizeExtPartition(paths.artifact, PART_OFFSET, epoch);
+    const norm = await normalizeExtPartition(paths.artifact, PART_OFFSET, epoch);
+    if (norm.journal === false) log.warn('the guest did not close the journal cleanly: it is left as is, so this disk is not byte-reproducible');
     final = paths.artifact;
     log.info(`VM stage done in ${(packerMs / 1000).toFixed(1)} s`);
   }

@@ -26,14 +26,14 @@ const probed = new Map<string, boolean>();
  * the disk briefly under KVM and wait for GRUB's first words on the serial console; the answer is kept
  * for the process.
  */
-export async function kvmWorks(disk: string, arch: Arch, env: NodeJS.ProcessEnv = process.env, timeoutMs = 6000): Promise<boolean> {
+export async function kvmWorks(disk: string, arch: Arch, env: NodeJS.ProcessEnv = process.env, timeoutMs = 6000, format: 'raw' | 'qcow2' = 'raw'): Promise<boolean> {
   if (env.DBCO_ACCEL) return env.DBCO_ACCEL === 'kvm';
   if (!kvmAccessible(env)) return false;
   const key = qemuBinary(arch);
   const known = probed.get(key);
   if (known !== undefined) return known;
   const ok = await new Promise<boolean>((resolve) => {
-    const child = spawn(key, qemuArgs(disk, { arch, kvm: true, memoryMiB: 64, serial: 'stdio', snapshot: true }), { stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn(key, qemuArgs(disk, { arch, kvm: true, memoryMiB: 64, serial: 'stdio', snapshot: true, format }), { stdio: ['ignore', 'pipe', 'ignore'] });
     let out = '';
     const done = (v: boolean): void => { clearTimeout(timer); child.kill('SIGKILL'); resolve(v); };
     const timer = setTimeout(() => done(false), timeoutMs);
@@ -59,12 +59,19 @@ export interface QemuBootOptions {
   /** Where the serial console goes: 'stdio' (with -nographic) or a file path. */
   serial?: 'stdio' | { file: string };
   snapshot?: boolean;
+  /** Image format of the boot disk (default raw). */
+  format?: 'raw' | 'qcow2';
+}
+
+/** qcow2 files start with 'QFI\xfb'; anything else is booted as raw. */
+export function diskFormat(head: Uint8Array): 'raw' | 'qcow2' {
+  return head[0] === 0x51 && head[1] === 0x46 && head[2] === 0x49 && head[3] === 0xfb ? 'qcow2' : 'raw';
 }
 
 export function qemuArgs(disk: string, o: QemuBootOptions): string[] {
   const args = ['-m', String(o.memoryMiB ?? 256), '-no-reboot'];
   args.push(...(o.kvm ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg']));
-  args.push('-drive', `file=${disk},format=raw,if=ide,index=0,media=disk${o.snapshot ? ',snapshot=on' : ''}`);
+  args.push('-drive', `file=${disk},format=${o.format ?? 'raw'},if=ide,index=0,media=disk${o.snapshot ? ',snapshot=on' : ''}`);
   (o.extraDrives ?? []).forEach((d, i) => args.push('-drive', `file=${d},format=raw,if=ide,index=${i + 1},media=disk,snapshot=on`));
   args.push('-boot', 'c', '-net', 'none');
   if (o.serial && o.serial !== 'stdio') args.push('-display', 'none', '-serial', `file:${o.serial.file}`, '-monitor', 'none');
