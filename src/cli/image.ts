@@ -17,6 +17,9 @@ export interface ImageCommandOptions {
   maxLayers?: number;
   format?: 'raw' | 'qcow2';
   packerTemplateOnly?: boolean;
+  packer?: boolean;
+  buildDir?: string;
+  memory?: number;
   quiet?: boolean;
 }
 
@@ -41,6 +44,9 @@ export function registerImage(program: Command): void {
     .option('--max-layers <n>', 'most layers the image may have (default: image.max_layers, else 100)', parsePositiveInt)
     .option('--format <fmt>', '--disk: raw or qcow2')
     .option('--packer-template-only', '--disk: write the Packer template and stop')
+    .option('--no-packer', '--disk: host-side assembly only, no VM stage')
+    .option('--build-dir <dir>', '--disk: folder for the Packer template, logs and intermediate disks')
+    .option('--memory <mb>', '--disk: VM memory in MB for the Packer stage', parsePositiveInt)
     .option('-q, --quiet', 'print only the result')
     .action(async (recipePath: string, opts: ImageCommandOptions) => {
       if (Boolean(opts.docker) === Boolean(opts.disk)) {
@@ -48,9 +54,11 @@ export function registerImage(program: Command): void {
       }
       // --disk belongs to the disk output (src/outputs/disk); this command only dispatches to it.
       if (opts.disk) {
-        const diskModule = '../outputs/disk/index.js';
-        const disk = (await import(diskModule)) as { runDiskImage(recipePath: string, opts: ImageCommandOptions): Promise<unknown> };
-        await disk.runDiskImage(recipePath, opts);
+        if (opts.format && opts.format !== 'raw' && opts.format !== 'qcow2') {
+          throw new DbcoError('USAGE', `image: --format ${opts.format}: expected raw or qcow2`);
+        }
+        // The disk output prints its own result (the disk path) on stdout.
+        await (await import('../outputs/disk/index.js')).runDiskImage(recipePath, opts);
         return;
       }
       const log = stderrLogger(opts.quiet);
@@ -59,7 +67,9 @@ export function registerImage(program: Command): void {
         tag: opts.tag, output: opts.output, mirror: opts.mirror, cache: opts.cache,
         offline: opts.offline, frozen: opts.frozen, maxLayers: opts.maxLayers, log,
       });
+      const rebuilt = result.layers.filter((l) => l.rebuilt).map((l) => l.id);
       log.info(`${result.layers.length} layer(s): ${result.layers.map((l) => l.id).join(', ')}`);
+      log.info(`rebuilt: ${rebuilt.length ? rebuilt.join(', ') : 'none (all layers from the cache)'}`);
       if (opts.output) {
         log.info(`wrote ${opts.output} in ${((Date.now() - started) / 1000).toFixed(1)} s (docker load -i ${opts.output})`);
       } else if (result.alreadyLoaded) {

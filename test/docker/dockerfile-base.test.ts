@@ -51,5 +51,15 @@ describe('Dockerfile.base', () => {
     const problems = diffTrees(plain, viaDbco, (p) => dockerManaged(p));
     expect(problems.filter((p) => !p.startsWith('extra '))).toEqual([]);
     expect(plain.size).toBeGreaterThan(500);
+
+    // Without --layer: the whole flattened tree, config layer included.
+    const full = path.join(tmp.dir, 'full.tar');
+    const all = await runDbcoAsync(['rootfs', recipe, '-o', full, '--cache', cache]);
+    expect(all.code).toBe(0);
+    const names = execSync(`tar -tf ${full}`).toString().split('\n');
+    expect(names).toEqual(expect.arrayContaining(['usr/share/doc/tc/release.txt', 'bin/busybox']));
+    const bad = await runDbcoAsync(['rootfs', recipe, '-o', full, '--layer', 'nope', '--cache', cache]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--layer nope: no such layer; the layers are base, config/);
   });
 });

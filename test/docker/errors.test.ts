@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { readdirSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
+import { createServer } from 'node:net';
 import { requireTool, tempDir } from '../helpers/env.js';
 import { serveFolder } from '../helpers/static-server.js';
 import { TC6, makeTcz, mirrorWith6x, writeRecipe } from './helpers/fixtures.js';
@@ -35,7 +36,7 @@ describe('dbco image --docker: failures are clear, non-zero, tag nothing', () =>
     const cache = path.join(tmp.dir, `cache-${path.basename(recipe, '.yaml')}`);
     const started = Date.now();
     const r = await runDbcoAsync(['image', recipe, '--docker', '--cache', cache, '--tag', `${T}:x`], { env });
-    return { ...r, ms: Date.now() - started, newTags: imageTags().filter((t) => !before.includes(t)), cache };
+    return { ...r, ms: Date.now() - started, newTags: imageTags().filter((t) => !before.includes(t) && t.startsWith(T)), cache };
   };
 
   test('unknown extension: the dependency chain is named', async () => {
@@ -65,6 +66,22 @@ describe('dbco image --docker: failures are clear, non-zero, tag nothing', () =>
     expect(r.stderr).toMatch(/--output/);
     expect(r.ms).toBeLessThan(2000 + 1500); // node start-up on a loaded 2-core machine is the rest
     expect(r.newTags).toEqual([]);
+  });
+
+  test('an engine that accepts but never answers: DockerError after the 2 s ping timeout', async () => {
+    const sock = path.join(tmp.dir, 'silent.sock');
+    const silent = createServer(() => { /* accept, never reply */ });
+    await new Promise<void>((resolve) => silent.listen(sock, resolve));
+    try {
+      const r = await run(writeRecipe(tmp.dir, 'silent', `name: silent\n${common}`), { DOCKER_HOST: `unix://${sock}` });
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/no answer within 2000 ms/);
+      expect(r.stderr).toContain(sock);
+      expect(r.ms).toBeGreaterThanOrEqual(2000);
+      expect(r.ms).toBeLessThan(2000 + 2500);
+    } finally {
+      silent.close();
+    }
   });
 
   test('a bad recipe field: file, field and reason; nothing fetched', async () => {

@@ -69,4 +69,23 @@ describe('dbco image --docker (x86, TC 7.x extensions, setup none)', () => {
     expect(e.size).toBeGreaterThan(100);
     expect(diffTrees(e, a, ignore)).toEqual([]);
   });
+
+  test('--max-layers merges the smallest extensions; the tree does not change', async () => {
+    const recipe = writeRecipe(tmp.dir, 'x86-merged', `name: x86curl\nrelease: "7.2"\narch: x86\nmirror: ${mirror.url}\nbase: core.gz\nextensions: [curl]\nimage:\n  setup: none\n  tag: ${tag}-merged\n`);
+    const r = await runDbcoAsync(['image', recipe, '--docker', '--cache', path.join(tmp.dir, 'cache'), '--max-layers', '4']);
+    expect(r.code).toBe(0);
+    const layers = JSON.parse(docker(['image', 'inspect', '--format', '{{json .RootFS.Layers}}', `${tag}-merged`])) as string[];
+    expect(layers.length).toBeLessThanOrEqual(4);
+    expect(r.stderr).toMatch(/ext:[^,]+\+/);
+    const cid = docker(['create', `${tag}-merged`, '/bin/true']).trim();
+    const merged = path.join(tmp.dir, 'merged');
+    mkdirSync(merged);
+    try {
+      execSync(`docker export ${cid} | tar -x -p --numeric-owner -C ${merged}`);
+    } finally {
+      docker(['rm', '-f', cid]);
+    }
+    expect(diffTrees(walkTree(path.join(tmp.dir, 'actual')), walkTree(merged), dockerManaged)).toEqual([]);
+    removeImages(`${tag}-merged`);
+  });
 });

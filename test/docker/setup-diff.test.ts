@@ -1,6 +1,8 @@
-import { describe, expect, test } from 'vitest';
+import { afterAll, describe, expect, test } from 'vitest';
 import type { Entry, EntryMeta } from '../../src/formats/entry.js';
 import { diffSetupLayer, type ExportedEntry } from '../../src/outputs/docker/setup-diff.js';
+import { readdirSync } from 'node:fs';
+import { tempDir } from '../helpers/env.js';
 
 const file = (path: string, content: string, extra: Partial<Entry> = {}): Entry => {
   const data = Buffer.from(content);
@@ -22,6 +24,8 @@ async function read(e: Entry): Promise<string> {
 }
 
 describe('setup layer diff', () => {
+  const spool = tempDir('dbco-spool-');
+  afterAll(() => spool.cleanup());
   const lower: Entry[] = [
     dir('etc'), file('etc/keep', 'same'), file('etc/edit', 'old'), file('etc/chmod', 'x'),
     dir('gone'), file('gone/a', 'a'), file('gone/b', 'b'), file('rm-me', 'bye'),
@@ -39,7 +43,7 @@ describe('setup layer diff', () => {
       file('big', 'unchanged-content'), { path: 'big-link', kind: 'hardlink', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: 0, linkname: 'big' },
       { path: 'new-link', kind: 'hardlink', mode: 0o644, uid: 0, gid: 0, mtime: 0, size: 0, linkname: 'big' },
     ];
-    const layer = await diffSetupLayer(lower, exportOf(after), { epoch: 42, cacheKey: 'setup:x' });
+    const layer = await diffSetupLayer(lower, exportOf(after), { epoch: 42, cacheKey: 'setup:x', spoolDir: spool.dir });
     expect(layer.entries.map((e) => e.path)).toEqual(['etc/added', 'etc/chmod', 'etc/edit', 'link', 'new-link']);
     expect(layer.entries.every((e) => e.mtime === 42)).toBe(true);
     expect(await read(layer.entries.find((e) => e.path === 'etc/edit')!)).toBe('new!');
@@ -52,8 +56,20 @@ describe('setup layer diff', () => {
   });
 
   test('no change gives an empty layer', async () => {
-    const layer = await diffSetupLayer(lower, exportOf(lower), { epoch: 0, cacheKey: 'k' });
+    const layer = await diffSetupLayer(lower, exportOf(lower), { epoch: 0, cacheKey: 'k', spoolDir: spool.dir });
     expect(layer.entries).toEqual([]);
     expect(layer.whiteouts).toEqual([]);
+  });
+
+  test('large changed files are spooled to disk, unchanged ones leave nothing behind', async () => {
+    const big = 'x'.repeat(3 << 20);
+    const bigLower = [...lower, file('big-same', big), file('big-edit', big)];
+    const after = [...lower, file('big-same', big), file('big-edit', `${big.slice(1)}y`), file('big-new', big)];
+    const layer = await diffSetupLayer(bigLower, exportOf(after), { epoch: 0, cacheKey: 'k2', spoolDir: spool.dir });
+    expect(layer.entries.map((e) => e.path)).toEqual(['big-edit', 'big-new']);
+    expect(readdirSync(spool.dir).length).toBe(2);
+    const edited = await read(layer.entries[0]!);
+    expect(edited.length).toBe(3 << 20);
+    expect(edited.endsWith('xy')).toBe(true);
   });
 });

@@ -1,3 +1,5 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import path from 'node:path';
 import { DockerError, RecipeError } from '../../errors.js';
 import { Cache, defaultCacheDir } from '../../cache/index.js';
 import { loadRecipe } from '../../recipe/load.js';
@@ -30,8 +32,8 @@ export interface DockerImageOptions {
 export interface DockerImageResult {
   id: string;
   tag: string;
-  /** Layers in order, with whether this run had to write the layer tar (false: from the cache). */
-  layers: { id: string; diffId: string; size: number }[];
+  /** Layers in order; `rebuilt` when this run wrote the layer tar (else it came from the cache). */
+  layers: { id: string; diffId: string; size: number; rebuilt: boolean }[];
   /** true when the engine already had the image and only the tag was set. */
   alreadyLoaded: boolean;
   setupRan: boolean;
@@ -66,9 +68,11 @@ export async function runDockerImage(recipePath: string, opts: DockerImageOption
 
   const blobs: ArchiveLayer[] = [];
   const configLayers: ConfigLayer[] = [];
+  const rebuilt: boolean[] = [];
   for (const layer of rootfs.layers) {
     const blob = await materializeLayer(layer, { cache, epoch });
     blobs.push(blob);
+    rebuilt.push(!blob.reused);
     configLayers.push({ id: layer.id, diffId: blob.diffId });
   }
   const configInput = { recipe, lockDigest: inputs.lockDigest, epoch, layers: configLayers };
@@ -78,7 +82,10 @@ export async function runDockerImage(recipePath: string, opts: DockerImageOption
     const stage = buildImageConfig(configInput);
     let setupBlob = await cachedSetupLayer(cache, stage.id);
     if (!setupBlob) {
-      engine ??= await connectEngine();
+      engine ??= await connectEngine().catch((err: unknown) => {
+        throw new DockerError(`image.setup 'build' runs the setup scripts in a container, even with --output: ${(err as Error).message}. ` +
+          "Without an engine, use image.setup: boot or none", { cause: err });
+      });
       log.info(`running setup scripts of ${inputs.extensions.length} extension(s) in a container`);
       setupBlob = await setupInContainer(engine, stage, blobs, rootfs.layers, inputs.extensions.map((e) => e.name), epoch, log, cache);
       setupRan = true;
@@ -86,6 +93,7 @@ export async function runDockerImage(recipePath: string, opts: DockerImageOption
     // 1024 bytes is a tar with no entries (the two end blocks): nothing changed, no layer to add.
     if (setupBlob.size > 1024) {
       blobs.push(setupBlob);
+      rebuilt.push(setupRan);
       configLayers.push({ id: 'setup', diffId: setupBlob.diffId });
     }
   } else if (setup === 'none' && inputs.extensions.length > 0) {
@@ -93,7 +101,7 @@ export async function runDockerImage(recipePath: string, opts: DockerImageOption
   }
 
   const config = buildImageConfig({ ...configInput, setupWrapper: setup === 'boot' ? SETUP_WRAPPER_PATH : undefined });
-  const layers = configLayers.map((l, i) => ({ ...l, size: blobs[i]!.size }));
+  const layers = configLayers.map((l, i) => ({ ...l, size: blobs[i]!.size, rebuilt: rebuilt[i]! }));
 
   if (opts.output) {
     await writeStreamAtomic(writeImageArchive({ config, layers: blobs, tags: [tag], mtime: epoch }), opts.output);
@@ -116,18 +124,27 @@ async function setupInContainer(
   engine: Engine, stage: ReturnType<typeof buildImageConfig>, blobs: ArchiveLayer[], layers: Layer[],
   extensions: string[], epoch: number, log: Logger, cache: Cache,
 ): Promise<ArchiveLayer> {
-  const ref = `dbco-internal/setup:${stage.id.slice(7, 19)}`;
+  // One reference per process: a concurrent build of the same image must not untag ours.
+  const ref = `dbco-internal/setup:${stage.id.slice(7, 19)}-${process.pid}`;
+  // Large changed files wait here between the container export and the layer tar.
+  const spoolDir = await mkdtemp(path.join(await ensureDir(cache.tmpDir), 'setup-'));
   try {
     if (!(await imageExists(engine, stage.id))) {
       await loadArchive(engine, writeImageArchive({ config: stage, layers: blobs, tags: [], mtime: epoch }));
     }
     await tagImage(engine, stage.id, ref);
     const layer = await runSetup(engine, ref, {
-      lower: flattenLayers(layers), extensions, epoch, cacheKey: `setup:${stage.id}`, log,
+      lower: flattenLayers(layers), extensions, epoch, cacheKey: `setup:${stage.id}`, spoolDir, log,
     });
     log.info(`setup changed ${layer.entries.length} path(s), removed ${layer.whiteouts?.length ?? 0}`);
     return await storeSetupLayer(cache, stage.id, layer, epoch);
   } finally {
     await removeReference(engine, ref).catch(() => undefined);
+    await rm(spoolDir, { recursive: true, force: true });
   }
+}
+
+async function ensureDir(dir: string): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  return dir;
 }

@@ -23,12 +23,19 @@ export async function connectEngine(timeoutMs = 2000): Promise<Engine> {
   } catch (err) {
     throw new DockerError(`bad DOCKER_HOST ${where}: ${(err as Error).message}`, { cause: err });
   }
+  // The abort closes the socket too: a pending request to a silent engine would keep the process alive.
+  const abort = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(() => {
+      abort.abort();
+      reject(new Error(`no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
   });
+  const ping = (docker.ping as unknown as (opts: { abortSignal: AbortSignal }) => Promise<unknown>).call(docker, { abortSignal: abort.signal });
+  ping.catch(() => undefined);
   try {
-    await Promise.race([docker.ping(), timeout]);
+    await Promise.race([ping, timeout]);
   } catch (err) {
     throw new DockerError(
       `cannot reach the Docker engine at ${where}: ${(err as Error).message}; start dockerd, or write the image to a file with --output FILE.tar and load it later`,

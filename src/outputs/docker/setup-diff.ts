@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
+import path from 'node:path';
 import type { Entry, EntryMeta } from '../../formats/entry.js';
 import { comparePaths } from '../../formats/entry.js';
 import type { Layer } from '../../rootfs/layer.js';
@@ -10,7 +13,7 @@ export interface ExportedEntry {
 }
 
 /** Paths Docker itself provides in every container: never part of what a setup script changed. */
-const DOCKER_FILES = new Set(['etc/hosts', 'etc/hostname', 'etc/resolv.conf', '.dockerenv']);
+const DOCKER_FILES = new Set(['etc/hosts', 'etc/hostname', 'etc/resolv.conf', 'etc/mtab', '.dockerenv']);
 const DOCKER_TREES = ['dev', 'proc', 'sys'];
 
 export function isDockerManaged(p: string): boolean {
@@ -18,16 +21,42 @@ export function isDockerManaged(p: string): boolean {
   return DOCKER_TREES.some((t) => p === t || p.startsWith(`${t}/`));
 }
 
-async function hashChunks(chunks: AsyncIterable<Uint8Array>, keep: boolean): Promise<{ sha256: string; size: number; bytes?: Buffer }> {
+/** Bodies up to this size are held in memory; larger ones go to a spool file, so memory stays bounded. */
+const INLINE_MAX = 1 << 20;
+
+interface Kept {
+  sha256: string;
+  size: number;
+  /** Re-reads the kept body; absent when the body was not kept. */
+  open?: () => AsyncIterable<Uint8Array>;
+  discard(): Promise<void>;
+}
+
+async function hashChunks(chunks: AsyncIterable<Uint8Array>, keep?: { size: number; spool: () => Promise<string> }): Promise<Kept> {
   const h = createHash('sha256');
-  const parts: Buffer[] = [];
   let size = 0;
+  if (keep && keep.size > INLINE_MAX) {
+    const file = await keep.spool();
+    const fh = await open(file, 'w', 0o600);
+    try {
+      for await (const c of chunks) {
+        h.update(c);
+        size += c.length;
+        await fh.write(c);
+      }
+    } finally {
+      await fh.close();
+    }
+    return { sha256: h.digest('hex'), size, open: () => createReadStream(file), discard: () => rm(file, { force: true }) };
+  }
+  const parts: Buffer[] = [];
   for await (const c of chunks) {
     h.update(c);
     size += c.length;
     if (keep) parts.push(Buffer.from(c));
   }
-  return { sha256: h.digest('hex'), size, bytes: keep ? Buffer.concat(parts) : undefined };
+  const data = keep ? Buffer.concat(parts) : undefined;
+  return { sha256: h.digest('hex'), size, open: data ? async function* () { yield data; } : undefined, discard: async () => undefined };
 }
 
 const fileLike = (k: EntryMeta['kind']): boolean => k === 'file' || k === 'hardlink';
@@ -45,9 +74,12 @@ function sameMeta(a: EntryMeta, b: EntryMeta): boolean {
  * The setup layer: what running the setup scripts changed, found by comparing the container's exported
  * tree with the tree it started from (metadata, then content sha256 where metadata agrees). Added and
  * changed entries are kept (mtime normalized to `epoch`), vanished ones become whiteouts. Bodies of
- * changed files are held in memory: setup scripts write small files (ld.so.cache, configs, links).
+ * changed files are kept in memory when small, else in files under `spoolDir` (the caller removes it
+ * once the layer is written).
  */
-export async function diffSetupLayer(lower: Entry[], exported: AsyncIterable<ExportedEntry>, opts: { epoch: number; cacheKey: string }): Promise<Layer> {
+export async function diffSetupLayer(lower: Entry[], exported: AsyncIterable<ExportedEntry>, opts: { epoch: number; cacheKey: string; spoolDir: string }): Promise<Layer> {
+  let spooled = 0;
+  const spool = async (): Promise<string> => path.join(opts.spoolDir, `body-${spooled++}`);
   const lowerByPath = new Map(lower.map((e) => [e.path, e]));
   const lowerHashes = new Map<string, Promise<string>>();
   const lowerHash = (p: string): Promise<string> => {
@@ -55,7 +87,7 @@ export async function diffSetupLayer(lower: Entry[], exported: AsyncIterable<Exp
     if (!h) {
       let e = lowerByPath.get(p);
       if (e?.kind === 'hardlink' && e.linkname) e = lowerByPath.get(e.linkname);
-      h = e?.open ? hashChunks(e.open(), false).then((r) => r.sha256) : Promise.resolve('');
+      h = e?.open ? hashChunks(e.open()).then((r) => r.sha256) : Promise.resolve('');
       lowerHashes.set(p, h);
     }
     return h;
@@ -63,40 +95,39 @@ export async function diffSetupLayer(lower: Entry[], exported: AsyncIterable<Exp
 
   const seen = new Set<string>();
   const exportedHash = new Map<string, string>();
-  const changed = new Map<string, { meta: EntryMeta; bytes?: Buffer }>();
+  const changed = new Map<string, { meta: EntryMeta; body?: Kept }>();
 
   for await (const { entry, body } of exported) {
     const p = entry.path;
     if (!p || isDockerManaged(p)) {
-      await hashChunks(body, false);
+      await hashChunks(body);
       continue;
     }
     seen.add(p);
     const before = lowerByPath.get(p);
     let contentHash = '';
-    let bytes: Buffer | undefined;
+    let kept: Kept | undefined;
     if (entry.kind === 'file') {
-      // Keep the body only while it might differ; most files match and are just hashed.
-      const r = await hashChunks(body, true);
-      contentHash = r.sha256;
-      bytes = r.bytes;
+      // The tar stream cannot be re-read: keep the body until it is known to match the lower tree.
+      kept = await hashChunks(body, { size: entry.size, spool });
+      contentHash = kept.sha256;
       exportedHash.set(p, contentHash);
     } else {
-      await hashChunks(body, false);
+      await hashChunks(body);
       if (entry.kind === 'hardlink' && entry.linkname) contentHash = exportedHash.get(entry.linkname) ?? '';
     }
     let same = before !== undefined && sameMeta(before, entry);
     if (same && fileLike(entry.kind)) same = contentHash === (await lowerHash(p));
-    if (!same) changed.set(p, { meta: entry, bytes });
+    if (same) await kept?.discard();
+    else changed.set(p, { meta: entry, body: kept });
   }
 
   const entries: Entry[] = [];
-  for (const [p, { meta, bytes }] of changed) {
+  for (const { meta, body } of changed.values()) {
     const e: Entry = { ...meta, mtime: opts.epoch };
     if (meta.kind === 'file') {
-      const data = bytes ?? Buffer.alloc(0);
-      e.size = data.length;
-      e.open = async function* () { yield data; };
+      e.size = body?.size ?? 0;
+      e.open = body?.open ?? (async function* () {});
     } else if (meta.kind === 'hardlink' && meta.linkname && !changed.has(meta.linkname)) {
       // Its target is unchanged and so lives in a lower layer: a layer may only link within itself.
       const target = lowerByPath.get(meta.linkname);
@@ -107,7 +138,6 @@ export async function diffSetupLayer(lower: Entry[], exported: AsyncIterable<Exp
       e.open = source?.open;
     }
     entries.push(e);
-    void p;
   }
   entries.sort((a, b) => comparePaths(a.path, b.path));
 

@@ -41,7 +41,7 @@ function demux(buf: Buffer): string {
  * (the same tree the image holds). The container is always removed.
  */
 export async function runSetup(engine: Engine, imageRef: string, opts: {
-  lower: Entry[]; extensions: string[]; epoch: number; cacheKey: string; log?: Logger;
+  lower: Entry[]; extensions: string[]; epoch: number; cacheKey: string; spoolDir: string; log?: Logger;
 }): Promise<Layer> {
   const { docker, where } = engine;
   let container;
@@ -68,7 +68,7 @@ export async function runSetup(engine: Engine, imageRef: string, opts: {
       throw new DockerError(`setup container exited ${result.StatusCode} (is /bin/sh in the image?): ${logs.trim().slice(-500)}`);
     }
     const tar = (await container.export()) as unknown as AsyncIterable<Uint8Array>;
-    return await diffSetupLayer(opts.lower, readTar(tar), { epoch: opts.epoch, cacheKey: opts.cacheKey });
+    return await diffSetupLayer(opts.lower, readTar(tar), { epoch: opts.epoch, cacheKey: opts.cacheKey, spoolDir: opts.spoolDir });
   } finally {
     await container.remove({ force: true }).catch(() => undefined);
   }

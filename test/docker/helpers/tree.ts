@@ -51,5 +51,5 @@ export function diffTrees(expected: Map<string, TreeNode>, actual: Map<string, T
 
 /** What Docker adds to every container's exported tree. */
 export function dockerManaged(p: string): boolean {
-  return ['etc/hosts', 'etc/hostname', 'etc/resolv.conf', '.dockerenv'].includes(p) || /^(dev|proc|sys)(\/|$)/.test(p);
+  return ['etc/hosts', 'etc/hostname', 'etc/resolv.conf', 'etc/mtab', '.dockerenv'].includes(p) || /^(dev|proc|sys)(\/|$)/.test(p);
 }
