@@ -1,20 +1,13 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { DbcoError } from '../errors.js';
-import { runDockerImage } from '../outputs/docker/build.js';
+import type { DockerImageOptions } from '../outputs/docker/build.js';
 import { stderrLogger } from './log.js';
 import { registerRootfs } from './rootfs.js';
 
 /** Options shared by --docker and --disk; the disk output reads its own extras from the same object. */
-export interface ImageCommandOptions {
+export interface ImageCommandOptions extends Omit<DockerImageOptions, 'log'> {
   docker?: boolean;
   disk?: boolean;
-  tag?: string;
-  output?: string;
-  mirror?: string;
-  cache?: string;
-  offline?: boolean;
-  frozen?: boolean;
-  maxLayers?: number;
   format?: 'raw' | 'qcow2';
   packerTemplateOnly?: boolean;
   packer?: boolean;
@@ -63,6 +56,8 @@ export function registerImage(program: Command): void {
       }
       const log = stderrLogger(opts.quiet);
       const started = Date.now();
+      // Loaded on use: dockerode alone costs more start-up than a warm `dbco resolve` may take.
+      const { runDockerImage } = await import('../outputs/docker/build.js');
       const result = await runDockerImage(recipePath, {
         tag: opts.tag, output: opts.output, mirror: opts.mirror, cache: opts.cache,
         offline: opts.offline, frozen: opts.frozen, maxLayers: opts.maxLayers, log,

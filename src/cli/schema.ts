@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { writeFile, rename } from 'node:fs/promises';
 import path from 'node:path';
-import { recipeJsonSchema } from '../recipe/json-schema.js';
 
 /** `dbco schema [--write [FILE]]`: the recipe JSON Schema, printed or written (default recipes/schema.json). */
 export function registerSchema(program: Command): void {
@@ -10,6 +9,7 @@ export function registerSchema(program: Command): void {
     .description('print the recipe JSON Schema, or write it to recipes/schema.json')
     .option('--write [file]', 'write the schema file (default recipes/schema.json)')
     .action(async (opts: { write?: string | boolean }) => {
+      const { recipeJsonSchema } = await import('../recipe/json-schema.js'); // zod: only when asked
       const text = recipeJsonSchema();
       if (!opts.write) {
         process.stdout.write(text);

@@ -9,22 +9,15 @@ import type { MirrorSource } from './types.js';
 
 export { openIsoMirror, type IsoMirror, type IsoMirrorOptions } from './iso.js';
 export { HttpMirror } from './http.js';
+import type { HttpMirrorOptions } from './http.js';
 export { FolderMirror } from './folder.js';
 export { DEFAULT_RETRY, type RetryPolicy } from './download.js';
 export type { Expected, MirrorSource } from './types.js';
 
 export const DEFAULT_MIRROR = 'http://tinycorelinux.net';
 
-export interface MirrorOptions {
-  cache: Cache;
-  offline?: boolean;
-  log?: Logger;
-  /** Parallel downloads (default 8). */
-  concurrency?: number;
-  semaphore?: Semaphore;
-  retry?: Partial<RetryPolicy>;
-  tty?: boolean;
-}
+/** The same options for every kind of source; a folder ignores what only HTTP uses. */
+export type MirrorOptions = HttpMirrorOptions;
 
 /** An http(s) URL is a remote mirror; a file:// URL or a path is a local folder in mirror layout. */
 export function openMirror(location: string, opts: MirrorOptions): MirrorSource {

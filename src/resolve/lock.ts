@@ -1,3 +1,4 @@
+import { canonicalJson } from '../canonical-json.js';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -39,25 +40,12 @@ export function lockPathFor(recipePath: string): string {
 }
 
 /** Sorted keys at every level, 2-space indent, trailing newline: one text per lock, whatever built it. */
-export function canonicalJson(value: unknown): string {
-  return `${JSON.stringify(sortKeys(value), null, 2)}\n`;
-}
-
-function sortKeys(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(sortKeys);
-  if (v && typeof v === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(v).sort()) {
-      const x = (v as Record<string, unknown>)[k];
-      if (x !== undefined) out[k] = sortKeys(x);
-    }
-    return out;
-  }
-  return v;
+export function lockJson(value: unknown): string {
+  return `${canonicalJson(value, 2)}\n`;
 }
 
 export function lockDigest(lock: Lock): string {
-  return createHash('sha256').update(canonicalJson(lock)).digest('hex');
+  return createHash('sha256').update(lockJson(lock)).digest('hex');
 }
 
 export async function readLock(file: string): Promise<Lock | null> {
@@ -85,7 +73,7 @@ export async function writeLock(file: string, lock: Lock): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
   try {
-    await writeFile(tmp, canonicalJson(lock));
+    await writeFile(tmp, lockJson(lock));
     await rename(tmp, file);
   } catch (err) {
     await rm(tmp, { force: true });

@@ -27,11 +27,11 @@ describe('dbco image --disk: Packer stage', () => {
   });
   afterAll(() => tmp.cleanup());
 
-  test('--packer-template-only writes a template packer accepts, and no disk', () => {
+  test('--packer-template-only writes a template packer accepts, and no disk', async () => {
     requireTool('packer');
     const out = path.join(tmp.dir, 'tpl', 'disk.raw');
     mkdirSync(path.dirname(out), { recursive: true });
-    const r = runDbco(['image', recipe, '--disk', '-o', out, '--cache', cache, '--packer-template-only', '-q']);
+    const r = await runDbco(['image', recipe, '--disk', '-o', out, '--cache', cache, '--packer-template-only', '-q']);
     expect(r.code, r.stderr).toBe(0);
     const template = path.join(`${out}.build`, 'packer.json');
     const t = JSON.parse(readFileSync(template, 'utf8')) as { builders: Record<string, unknown>[] };
@@ -44,23 +44,23 @@ describe('dbco image --disk: Packer stage', () => {
     expect(existsSync(out)).toBe(false);
   });
 
-  test('packer missing from PATH: a ToolError saying how to install it', () => {
+  test('packer missing from PATH: a ToolError saying how to install it', async () => {
     const bin = path.join(tmp.dir, 'bin');
     mkdirSync(bin, { recursive: true });
     for (const t of ['mke2fs', 'grub-mkimage']) symlinkSync(requireTool(t), path.join(bin, t));
     const started = Date.now();
-    const r = runDbco(['image', recipe, '--disk', '-o', path.join(tmp.dir, 'none.raw'), '--cache', cache], { env: { PATH: bin } });
+    const r = await runDbco(['image', recipe, '--disk', '-o', path.join(tmp.dir, 'none.raw'), '--cache', cache], { env: { PATH: bin } });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/packer: not found on PATH; install it \(apt-get install packer, or download it from https:\/\/developer\.hashicorp\.com/);
     expect(Date.now() - started).toBeLessThan(20_000);
   });
 
-  test('provision output on the serial log, boot confirmed, artifact = the assembled ext4 disk (qcow2)', () => {
+  test('provision output on the serial log, boot confirmed, artifact = the assembled ext4 disk (qcow2)', async () => {
     requireTool('packer');
     requireTool('qemu-img');
     const out = path.join(tmp.dir, 'full', 'disk.qcow2');
     mkdirSync(path.dirname(out), { recursive: true });
-    const r = runDbco(['image', recipe, '--disk', '-o', out, '--format', 'qcow2', '--cache', cache]);
+    const r = await runDbco(['image', recipe, '--disk', '-o', out, '--format', 'qcow2', '--cache', cache]);
     expect(r.code, r.stderr).toBe(0);
     const build = `${out}.build`;
     expect(existsSync(path.join(build, 'packer.json'))).toBe(true);

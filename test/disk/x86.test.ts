@@ -79,7 +79,7 @@ describe('32-bit x86 disk (7.x vmlinuz, i386 busybox base)', () => {
     // The same disk as qcow2 through `dbco boot`: serial console on the terminal, QEMU exits when the guest powers off.
     const qcow2 = path.join(tmp.dir, 'x86.qcow2');
     execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', disk, qcow2]);
-    const r = runDbco(['boot', qcow2, '--arch', 'x86', '--memory', '96', '--snapshot']);
+    const r = await runDbco(['boot', qcow2, '--arch', 'x86', '--memory', '96', '--snapshot']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/I386-MARKER i\d86 thirty-two bits/);
   }, 180_000);

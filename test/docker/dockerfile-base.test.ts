@@ -5,7 +5,7 @@ import path from 'node:path';
 import { REPO_ROOT, requireTool, tempDir } from '../helpers/env.js';
 import { serveFolder } from '../helpers/static-server.js';
 import { mirrorWith6x, writeRecipe } from './helpers/fixtures.js';
-import { runDbcoAsync } from './helpers/run-async.js';
+import { runDbco } from '../helpers/env.js';
 import { docker, removeImages } from './helpers/docker-util.js';
 import { diffTrees, dockerManaged, walkTree } from './helpers/tree.js';
 
@@ -36,14 +36,14 @@ describe('Dockerfile.base', () => {
     const cache = path.join(tmp.dir, 'cache');
     const ctx = path.join(tmp.dir, 'ctx');
     mkdirSync(ctx);
-    const exp = await runDbcoAsync(['rootfs', recipe, '--layer', 'base', '-o', path.join(ctx, 'base-rootfs.tar'), '--cache', cache]);
+    const exp = await runDbco(['rootfs', recipe, '--layer', 'base', '-o', path.join(ctx, 'base-rootfs.tar'), '--cache', cache]);
     expect(exp.stderr).not.toMatch(/error/i);
     expect(exp.code).toBe(0);
     copyFileSync(path.join(REPO_ROOT, 'Dockerfile.base'), path.join(ctx, 'Dockerfile'));
     docker(['build', '-q', '-t', `${T}:docker-build`, ctx]);
     expect(docker(['run', '--rm', `${T}:docker-build`, 'cat', '/usr/share/doc/tc/release.txt']).trim()).toBe('6.4.1');
 
-    const img = await runDbcoAsync(['image', recipe, '--docker', '--cache', cache, '--tag', `${T}:dbco`]);
+    const img = await runDbco(['image', recipe, '--docker', '--cache', cache, '--tag', `${T}:dbco`]);
     expect(img.code).toBe(0);
     const plain = exportTree(`${T}:docker-build`, path.join(tmp.dir, 'a'));
     const viaDbco = exportTree(`${T}:dbco`, path.join(tmp.dir, 'b'));
@@ -54,11 +54,11 @@ describe('Dockerfile.base', () => {
 
     // Without --layer: the whole flattened tree, config layer included.
     const full = path.join(tmp.dir, 'full.tar');
-    const all = await runDbcoAsync(['rootfs', recipe, '-o', full, '--cache', cache]);
+    const all = await runDbco(['rootfs', recipe, '-o', full, '--cache', cache]);
     expect(all.code).toBe(0);
     const names = execSync(`tar -tf ${full}`).toString().split('\n');
     expect(names).toEqual(expect.arrayContaining(['usr/share/doc/tc/release.txt', 'bin/busybox']));
-    const bad = await runDbcoAsync(['rootfs', recipe, '-o', full, '--layer', 'nope', '--cache', cache]);
+    const bad = await runDbco(['rootfs', recipe, '-o', full, '--layer', 'nope', '--cache', cache]);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/--layer nope: no such layer; the layers are base, config/);
   });

@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { requireTool, tempDir } from '../helpers/env.js';
 import { serveFolder } from '../helpers/static-server.js';
 import { TC6, makeTcz, mirrorWith6x, writeRecipe } from './helpers/fixtures.js';
-import { runDbcoAsync } from './helpers/run-async.js';
+import { runDbco } from '../helpers/env.js';
 import { imageTags } from './helpers/docker-util.js';
 
 /** Lists every file under the cache (relative), to show a failed build left nothing half-written. */
@@ -35,7 +35,7 @@ describe('dbco image --docker: failures are clear, non-zero, tag nothing', () =>
     const before = imageTags();
     const cache = path.join(tmp.dir, `cache-${path.basename(recipe, '.yaml')}`);
     const started = Date.now();
-    const r = await runDbcoAsync(['image', recipe, '--docker', '--cache', cache, '--tag', `${T}:x`], { env });
+    const r = await runDbco(['image', recipe, '--docker', '--cache', cache, '--tag', `${T}:x`], { env });
     return { ...r, ms: Date.now() - started, newTags: imageTags().filter((t) => !before.includes(t) && t.startsWith(T)), cache };
   };
 
@@ -105,7 +105,7 @@ describe('dbco image --docker: failures are clear, non-zero, tag nothing', () =>
   });
 
   test('neither --docker nor --disk is a usage error', async () => {
-    const r = await runDbcoAsync(['image', 'whatever.yaml']);
+    const r = await runDbco(['image', 'whatever.yaml']);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/--docker or --disk/);
   });

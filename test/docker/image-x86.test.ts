@@ -5,7 +5,7 @@ import path from 'node:path';
 import { requireTool, sharedMirror, tempDir } from '../helpers/env.js';
 import { serveFolder } from '../helpers/static-server.js';
 import { writeMd5, writeRecipe } from './helpers/fixtures.js';
-import { runDbcoAsync } from './helpers/run-async.js';
+import { runDbco } from '../helpers/env.js';
 import { docker, removeImages } from './helpers/docker-util.js';
 import { diffTrees, dockerManaged, walkTree } from './helpers/tree.js';
 
@@ -42,7 +42,7 @@ describe('dbco image --docker (x86, TC 7.x extensions, setup none)', () => {
 
   test('exported tree == base + each extension (content sha256, modes, owners, links)', async () => {
     const recipe = writeRecipe(tmp.dir, 'x86', `name: x86curl\nrelease: "7.2"\narch: x86\nmirror: ${mirror.url}\nbase: core.gz\nextensions: [curl]\nimage:\n  setup: none\n  tag: ${tag}\n`);
-    const r = await runDbcoAsync(['image', recipe, '--docker', '--cache', path.join(tmp.dir, 'cache')]);
+    const r = await runDbco(['image', recipe, '--docker', '--cache', path.join(tmp.dir, 'cache')]);
     expect(r.stderr).toMatch(/setup scripts .* not run/);
     expect(r.code).toBe(0);
     expect(docker(['image', 'inspect', '--format', '{{.Architecture}}', tag]).trim()).toBe('386');
@@ -72,7 +72,7 @@ describe('dbco image --docker (x86, TC 7.x extensions, setup none)', () => {
 
   test('--max-layers merges the smallest extensions; the tree does not change', async () => {
     const recipe = writeRecipe(tmp.dir, 'x86-merged', `name: x86curl\nrelease: "7.2"\narch: x86\nmirror: ${mirror.url}\nbase: core.gz\nextensions: [curl]\nimage:\n  setup: none\n  tag: ${tag}-merged\n`);
-    const r = await runDbcoAsync(['image', recipe, '--docker', '--cache', path.join(tmp.dir, 'cache'), '--max-layers', '4']);
+    const r = await runDbco(['image', recipe, '--docker', '--cache', path.join(tmp.dir, 'cache'), '--max-layers', '4']);
     expect(r.code).toBe(0);
     const layers = JSON.parse(docker(['image', 'inspect', '--format', '{{json .RootFS.Layers}}', `${tag}-merged`])) as string[];
     expect(layers.length).toBeLessThanOrEqual(4);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { requireTool, tempDir } from '../helpers/env.js';
 import { serveFolder } from '../helpers/static-server.js';
 import { fixtureMirror, writeRecipe } from './helpers/fixtures.js';
-import { runDbcoAsync } from './helpers/run-async.js';
+import { runDbco } from '../helpers/env.js';
 import { docker, imageTags, removeImages } from './helpers/docker-util.js';
 
 /**
@@ -19,7 +19,7 @@ describe('dbco image --docker (x86_64, TC 6.4.1 + fixture extensions)', () => {
   let recipes: Record<string, string>;
   const tags: string[] = [];
   const build = async (recipe: string, args: string[], cache = path.join(tmp.dir, 'cache')) => {
-    const r = await runDbcoAsync(['image', recipe, '--docker', '--cache', cache, ...args]);
+    const r = await runDbco(['image', recipe, '--docker', '--cache', cache, ...args]);
     if (r.code !== 0) throw new Error(`dbco image failed (${r.code}): ${r.stderr}`);
     const [id, tag] = r.stdout.trim().split('\n');
     tags.push(tag!);
@@ -104,7 +104,7 @@ describe('dbco image --docker (x86_64, TC 6.4.1 + fixture extensions)', () => {
     requireTool('umoci');
     const file = path.join(tmp.dir, 'out', 'image.tar');
     mkdirSync(path.dirname(file), { recursive: true });
-    const r = await runDbcoAsync(['image', recipes.build!, '--docker', '--cache', path.join(tmp.dir, 'cache'), '--tag', `${T}-file:v1`, '--output', file],
+    const r = await runDbco(['image', recipes.build!, '--docker', '--cache', path.join(tmp.dir, 'cache'), '--tag', `${T}-file:v1`, '--output', file],
       { env: { DOCKER_HOST: 'unix:///nonexistent.sock' } });
     expect(r.stderr).not.toMatch(/error|cannot reach/i);
     expect(r.code).toBe(0);

@@ -25,8 +25,8 @@ function dbcoRows(stdout: string): Map<string, Row> {
 }
 
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
-const ls = (args: string[]) => {
-  const r = runDbco(['ls', ...args], { env: { TZ: 'UTC' } });
+const ls = async (args: string[]) => {
+  const r = await runDbco(['ls', ...args], { env: { TZ: 'UTC' } });
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   return r.stdout;
@@ -41,7 +41,7 @@ describe('dbco ls', () => {
   afterAll(() => tmp.cleanup());
   // runDbco runs the built CLI (dist/): npm test builds first; alone, run `npm run build` before.
 
-  it('rootfs64.gz: fields match cpio -tv; --json sha256 match the extracted files', () => {
+  it('rootfs64.gz: fields match cpio -tv; --json sha256 match the extracted files', async () => {
     const gz = path.join(sharedMirror(), '6.x/x86_64/release/distribution_files/rootfs64.gz');
     const raw = gunzipSync(readFileSync(gz));
     const cpioRows = new Map<string, Row>();
@@ -51,14 +51,14 @@ describe('dbco ls', () => {
       if (m[5] === '.') continue;
       cpioRows.set(m[5]!.replace(/ -> .*$/, ''), { mode: m[1]!, owner: `${m[2]}/${m[3]}`, size: m[4]!.replace(/\s+/g, ''), name: m[5]! });
     }
-    const ours = dbcoRows(ls([gz]));
+    const ours = dbcoRows(await ls([gz]));
     expect(ours.size).toBeGreaterThan(600);
     expect(ours).toEqual(cpioRows);
 
     const x = path.join(tmp.dir, 'rootfs');
     mkdirSync(x);
     execFileSync('cpio', ['-idm', '--no-absolute-filenames', '--quiet'], { cwd: x, input: raw });
-    const files = jsonRows(ls(['--json', gz])).filter((r) => r.kind === 'file');
+    const files = jsonRows(await ls(['--json', gz])).filter((r) => r.kind === 'file');
     expect(files.length).toBeGreaterThan(100);
     for (const f of files) expect(f.sha256, f.path).toBe(sha256(path.join(x, f.path)));
   });
@@ -79,13 +79,13 @@ describe('dbco ls', () => {
       const size = m[1]!.startsWith('l') ? String(Buffer.byteLength(name.replace(/^.*? -> /, ''))) : m[3]!;
       tarRows.set(name.replace(/ (->|link to) .*$/, ''), { mode: m[1]!.replace(/^h/, '-'), owner: m[2]!, size, name });
     }
-    expect(dbcoRows(ls([tarFile]))).toEqual(tarRows);
-    const json = jsonRows(ls(['--json', tarFile]));
+    expect(dbcoRows(await ls([tarFile]))).toEqual(tarRows);
+    const json = jsonRows(await ls(['--json', tarFile]));
     expect(json.find((r) => r.path === 'hl-a')).toMatchObject({ kind: 'hardlink', sha256: sha256(path.join(src, 'hl-a')) });
     expect(json.find((r) => r.path === 'big.bin')!.sha256).toBe(sha256(path.join(src, 'big.bin')));
   });
 
-  it('a real tcz (squashfs): fields match unsquashfs -lln; --json sha256 match unsquashfs -d', () => {
+  it('a real tcz (squashfs): fields match unsquashfs -lln; --json sha256 match unsquashfs -d', async () => {
     const tcz = path.join(sharedMirror(), '14.x/x86_64/tcz/ncursesw.tcz');
     const unsq = new Map<string, Row>();
     for (const line of execFileSync('unsquashfs', ['-lln', tcz], { env: { TZ: 'UTC' } }).toString().trimEnd().split('\n')) {
@@ -94,23 +94,23 @@ describe('dbco ls', () => {
       const dir = m[1]!.startsWith('d');
       unsq.set(m[4]!.replace(/ -> .*$/, ''), { mode: m[1]!, owner: m[2]!, size: dir ? '0' : m[3]!.replace(/\s+/g, ''), name: m[4]! });
     }
-    const ours = dbcoRows(ls([tcz]));
+    const ours = dbcoRows(await ls([tcz]));
     expect(ours.size).toBeGreaterThan(30);
     expect(ours).toEqual(unsq);
     const x = path.join(tmp.dir, 'tcz');
     execFileSync('unsquashfs', ['-q', '-n', '-d', x, tcz]);
-    const files = jsonRows(ls(['--json', tcz])).filter((r) => r.kind === 'file');
+    const files = jsonRows(await ls(['--json', tcz])).filter((r) => r.kind === 'file');
     expect(files.length).toBeGreaterThan(10);
     for (const f of files) expect(f.sha256, f.path).toBe(sha256(path.join(x, f.path)));
   });
 
-  it('refuses what is not an archive, and a missing file, with one clear line', () => {
+  it('refuses what is not an archive, and a missing file, with one clear line', async () => {
     const junk = path.join(tmp.dir, 'junk.bin');
     writeFileSync(junk, 'just text, not an archive\n'.repeat(40));
-    const r = runDbco(['ls', junk]);
+    const r = await runDbco(['ls', junk]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^dbco: .*junk\.bin: not a squashfs, cpio, tar/);
-    const m = runDbco(['ls', path.join(tmp.dir, 'nope.tcz')]);
+    const m = await runDbco(['ls', path.join(tmp.dir, 'nope.tcz')]);
     expect(m.code).toBe(1);
     expect(m.stderr).toMatch(/nope\.tcz: no such file/);
   });

@@ -1,5 +1,5 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,22 +28,25 @@ export function tempDir(prefix = 'dbco-test-'): { dir: string; cleanup: () => vo
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** Runs the built CLI (npm test builds first). Returns exit code and output instead of throwing. */
-export function runDbco(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {}): {
+/**
+ * Runs the built CLI (npm test builds first) in a child process. Asynchronous on purpose: a mirror
+ * served by serveFolder() lives in the test process, and a synchronous spawn would freeze it.
+ * Returns the exit code and output instead of throwing.
+ */
+export function runDbco(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<{
   code: number; stdout: string; stderr: string;
-} {
-  const bin = path.join(REPO_ROOT, 'bin/dbco.js');
-  try {
-    const stdout = execFileSync(process.execPath, [bin, ...args], {
+}> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin/dbco.js'), ...args], {
       cwd: opts.cwd ?? REPO_ROOT,
       env: { ...process.env, ...opts.env },
-      input: opts.input ?? '',
-      stdio: ['pipe', 'pipe', 'pipe'],
-      maxBuffer: 256 * 1024 * 1024,
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    return { code: 0, stdout: stdout.toString(), stderr: '' };
-  } catch (err) {
-    const e = err as { status?: number; stdout?: Buffer; stderr?: Buffer };
-    return { code: e.status ?? 1, stdout: e.stdout?.toString() ?? '', stderr: e.stderr?.toString() ?? '' };
-  }
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+  });
 }

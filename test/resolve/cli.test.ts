@@ -3,7 +3,8 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { sharedMirror, tempDir, REPO_ROOT } from '../helpers/env.js';
 import { serveFolder } from '../helpers/static-server.js';
-import { runDbcoAsync as runDbco, shellWalk } from './walk-helpers.js';
+import { shellWalk } from './walk-helpers.js';
+import { runDbco } from '../helpers/env.js';
 import { recipeJsonSchema } from '../../src/recipe/json-schema.js';
 
 const M = sharedMirror();

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { DockerError } from '../../errors.js';
-import { canonicalJson, sha256Hex } from './canonical-json.js';
+import { canonicalJson, sha256Hex } from '../../canonical-json.js';
 import type { ImageConfig } from './config.js';
 import { TAR_END, tarPadding, ustarHeader } from './tar-header.js';
 

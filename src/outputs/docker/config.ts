@@ -1,5 +1,5 @@
 import type { Recipe } from '../../recipe/schema.js';
-import { canonicalJson, sha256Hex } from './canonical-json.js';
+import { canonicalJson, sha256Hex } from '../../canonical-json.js';
 
 /** TC's own PATH (from /etc/profile), so `docker run IMAGE cmd` finds what a TC login shell would. */
 export const TC_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

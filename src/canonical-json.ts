@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 
 /**
- * Canonical JSON (keys sorted, no whitespace): the image ID is the sha256 of the config bytes, so the
- * same inputs must always serialize to the same bytes whatever order the objects were built in.
+ * Canonical JSON (keys sorted at every level, undefined dropped): image IDs and lock digests are
+ * sha256 of these bytes, so the same inputs must serialize the same whatever order objects were built
+ * in. `indent` is for files people read (the lock); digests of configs use none.
  */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
+export function canonicalJson(value: unknown, indent?: number): string {
+  return JSON.stringify(sortKeys(value), null, indent);
 }
 
 function sortKeys(value: unknown): unknown {
