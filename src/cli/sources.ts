@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
-import type { Logger, SourceOptions } from '../pipeline/prepare.js';
+import type { SourceOptions } from '../pipeline/prepare.js';
 import { fetchSession, openSession, resolveSession } from '../resolve/session.js';
 import { extensionDifferences, writeLock } from '../resolve/lock.js';
 import { OfflineError } from '../errors.js';
 import { formatTree } from '../resolve/tree.js';
+import { stderrLogger } from './log.js';
 
 interface CommonFlags {
   mirror?: string;
@@ -11,31 +12,6 @@ interface CommonFlags {
   offline?: boolean;
   frozen?: boolean;
   quiet?: boolean;
-}
-
-/** Messages on stderr: a TTY gets one rewritten progress line, a pipe gets plain lines (no escapes). */
-export function stderrLogger(quiet = false): Logger {
-  const tty = Boolean(process.stderr.isTTY);
-  let open = false;
-  const line = (s: string): void => {
-    if (open) process.stderr.write('\r\x1b[K');
-    open = false;
-    process.stderr.write(`${s}\n`);
-  };
-  return {
-    info: (m) => { if (!quiet) line(m); },
-    warn: (m) => line(`warning: ${m}`),
-    progress: (label, done, total) => {
-      if (quiet) return;
-      const text = `${label} ${done}${total !== undefined ? `/${total}` : ''}`;
-      if (tty) {
-        process.stderr.write(`\r\x1b[K${text}`);
-        open = true;
-      } else if (total === undefined || done === total) {
-        line(text);
-      }
-    },
-  };
 }
 
 function withCommon(cmd: Command): Command {

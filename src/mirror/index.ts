@@ -1,8 +1,4 @@
-import type { Cache } from '../cache/index.js';
 import { FetchError } from '../errors.js';
-import type { Semaphore } from '../io/semaphore.js';
-import type { Logger } from '../pipeline/prepare.js';
-import type { RetryPolicy } from './download.js';
 import { FolderMirror } from './folder.js';
 import { HttpMirror } from './http.js';
 import type { MirrorSource } from './types.js';

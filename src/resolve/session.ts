@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
@@ -195,12 +196,28 @@ export interface ResolveRun {
 export async function resolveSession(s: Session): Promise<ResolveRun> {
   const kernel = kernelGetter(s, () => fetchBase(s));
   const deps = new MirrorDeps(s.sources, { cache: s.cache, dir: tczDir(s.recipe.release, s.recipe.arch), offline: s.opts.offline ?? false, mode: 'probe' });
-  const resolution = await resolveExtensions(s.recipe.extensions ?? [], deps, {
-    kernelVersion: kernel.version,
-    warn: (m) => s.log.warn(m),
-  });
-  const k: KernelInfo = s.recipe.extensions?.some((e) => e.includes('-KERNEL')) ? await kernel.info() : { version: s.recipe.kernel_version };
+  const needsKernel = s.recipe.extensions?.some((e) => e.includes('-KERNEL')) ?? false;
+  // The .dep answers it is made of are kept in the cache for good, so a successful resolution of the
+  // same recipe bytes against the same sources can be kept the same way: a warm resolve reads one record.
+  const memoKey = needsKernel ? undefined : `dbco-resolution:${sha256Text(JSON.stringify([s.loaded.digest, s.sources.map((x) => x.urlOf(''))]))}`;
+  const memo = memoKey ? await s.cache.getMeta(memoKey) : undefined;
+  let resolution: Resolution;
+  if (memo?.present) {
+    resolution = JSON.parse(memo.text) as Resolution;
+    for (const w of resolution.warnings) s.log.warn(w);
+  } else {
+    resolution = await resolveExtensions(s.recipe.extensions ?? [], deps, {
+      kernelVersion: kernel.version,
+      warn: (m) => s.log.warn(m),
+    });
+    if (memoKey) await s.cache.setMeta(memoKey, JSON.stringify(resolution));
+  }
+  const k: KernelInfo = needsKernel ? await kernel.info() : { version: s.recipe.kernel_version };
   return { session: s, resolution, deps, kernel: k };
+}
+
+function sha256Text(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }
 
 export interface FetchRun {

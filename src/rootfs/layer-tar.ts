@@ -23,11 +23,9 @@ export interface LayerBlob {
  * tar is streamed to disk while hashed, so no layer is ever held in memory.
  */
 export async function materializeLayer(layer: Layer, opts: { cache: Pick<Cache, 'root'>; epoch: number }): Promise<LayerBlob> {
-  const key = createHash('sha256').update(`${layer.cacheKey}\0mtime=${opts.epoch}`).digest('hex');
-  const tarPath = derivedPath(opts.cache.root, 'layers', `${key}.tar`);
-  const metaPath = path.join(path.dirname(tarPath), `${key}.json`);
-  const known = await readBlobMeta(metaPath);
-  if (known && (await sizeOf(tarPath)) === known.size) return { path: tarPath, diffId: known.diffId, size: known.size, reused: true };
+  const { tarPath, metaPath } = blobPaths(layer, opts);
+  const known = await cachedLayerBlob(layer, opts);
+  if (known) return known;
 
   const hash = createHash('sha256');
   const tar = writeTar(layer.entries, { mtime: opts.epoch, whiteouts: layer.whiteouts ?? [] });
@@ -35,6 +33,20 @@ export async function materializeLayer(layer: Layer, opts: { cache: Pick<Cache, 
   const diffId = `sha256:${hash.digest('hex')}`;
   await writeAtomic(opts.cache.root, metaPath, (fh) => fh.writeFile(JSON.stringify({ diffId, size, cacheKey: layer.cacheKey, id: layer.id })));
   return { path: tarPath, diffId, size, reused: false };
+}
+
+function blobPaths(layer: Layer, opts: { cache: Pick<Cache, 'root'>; epoch: number }): { tarPath: string; metaPath: string } {
+  const key = createHash('sha256').update(`${layer.cacheKey}\0mtime=${opts.epoch}`).digest('hex');
+  const tarPath = derivedPath(opts.cache.root, 'layers', `${key}.tar`);
+  return { tarPath, metaPath: path.join(path.dirname(tarPath), `${key}.json`) };
+}
+
+/** The layer's tar when the derived store already holds it whole; a cheap probe (one small read, one stat). */
+export async function cachedLayerBlob(layer: Layer, opts: { cache: Pick<Cache, 'root'>; epoch: number }): Promise<LayerBlob | undefined> {
+  const { tarPath, metaPath } = blobPaths(layer, opts);
+  const known = await readBlobMeta(metaPath);
+  if (known && (await sizeOf(tarPath)) === known.size) return { path: tarPath, diffId: known.diffId, size: known.size, reused: true };
+  return undefined;
 }
 
 async function readBlobMeta(p: string): Promise<{ diffId: string; size: number } | undefined> {

@@ -6,8 +6,8 @@ import { REPO_ROOT, requireTool, tempDir } from '../helpers/env.js';
 import { serveFolder } from '../helpers/static-server.js';
 import { mirrorWith6x, writeRecipe } from './helpers/fixtures.js';
 import { runDbco } from '../helpers/env.js';
-import { docker, removeImages } from './helpers/docker-util.js';
-import { diffTrees, dockerManaged, walkTree } from './helpers/tree.js';
+import { docker, dockerManaged, removeImages } from './helpers/docker-util.js';
+import { diffTrees, treeOfDir as walkTree } from '../helpers/tree.js';
 
 function exportTree(image: string, dir: string): ReturnType<typeof walkTree> {
   mkdirSync(dir);

@@ -6,8 +6,8 @@ import { requireTool, sharedMirror, tempDir } from '../helpers/env.js';
 import { serveFolder } from '../helpers/static-server.js';
 import { writeMd5, writeRecipe } from './helpers/fixtures.js';
 import { runDbco } from '../helpers/env.js';
-import { docker, removeImages } from './helpers/docker-util.js';
-import { diffTrees, dockerManaged, walkTree } from './helpers/tree.js';
+import { docker, dockerManaged, removeImages } from './helpers/docker-util.js';
+import { diffTrees, treeOfDir as walkTree } from '../helpers/tree.js';
 
 /**
  * 32-bit: real TC 7.x x86 extensions (curl and its dependency chain) over a small fixture core.gz,

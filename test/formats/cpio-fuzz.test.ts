@@ -7,7 +7,7 @@ import { indexCpio, readCpio, writeCpio } from '../../src/formats/cpio/index.js'
 import { bufferSource } from '../../src/formats/source.js';
 import { requireTool, tempDir } from '../helpers/env.js';
 import { drainChecked, checkMeta, mutate, prng, randomChunks } from './archive-fuzz.js';
-import { bytesChunks, collect } from './archive-tree.js';
+import { bytesChunks, collect } from './chunks.js';
 
 const ITERATIONS = 10_000;
 

@@ -9,8 +9,11 @@ import { bufferSource } from '../../src/formats/source.js';
 import { FormatError } from '../../src/errors.js';
 import { requireTool, sharedMirror, tempDir } from '../helpers/env.js';
 import { buildTree } from './archive-build-tree.js';
-import { bytesChunks, collect, fileChunks, treeFromDir, treeFromEntries, treeFromStream } from './archive-tree.js';
+import { treeOfDir, treeOfEntries, treeOfStream, type Tree, type TreeOptions } from '../helpers/tree.js';
+import { bytesChunks, collect, fileChunks } from './chunks.js';
 
+/** An archive round trip keeps mtimes and hard-link groups. */
+const EXACT: TreeOptions = { mtime: true, hardLinks: true };
 const ROOTFS = () => path.join(sharedMirror(), '6.x/x86_64/release/distribution_files/rootfs64.gz');
 
 function cpioExtract(archive: Buffer, into: string): void {
@@ -26,25 +29,25 @@ function gnuCpio(root: string, format: 'newc' | 'crc'): Buffer {
 describe('cpio: real TC rootfs64.gz', () => {
   requireTool('cpio');
   const tmp = tempDir('dbco-cpio-');
-  let expected: Awaited<ReturnType<typeof treeFromDir>>;
+  let expected: Tree;
   let raw: Buffer;
   beforeAll(async () => {
     raw = gunzipSync(readFileSync(ROOTFS()));
     cpioExtract(raw, path.join(tmp.dir, 'x'));
-    expected = await treeFromDir(path.join(tmp.dir, 'x'));
+    expected = treeOfDir(path.join(tmp.dir, 'x'), EXACT);
   });
   afterAll(() => tmp.cleanup());
 
   it('readCpio (streaming through gunzipChunks) gives the tree GNU cpio extracts', async () => {
-    const got = await treeFromStream(readCpio(gunzipChunks(fileChunks(ROOTFS()))));
-    expect(Object.keys(got).length).toBeGreaterThan(600);
+    const got = await treeOfStream(readCpio(gunzipChunks(fileChunks(ROOTFS()))), EXACT);
+    expect(got.size).toBeGreaterThan(600);
     expect(got).toEqual(expected);
-    expect(Object.values(got).some((n) => n.kind === 'char')).toBe(true);
+    expect([...got.values()].some((n) => n.kind === 'char')).toBe(true);
   });
 
   it('indexCpio (random access over the gunzipped bytes) gives the same tree, bodies read lazily', async () => {
     const entries = await indexCpio(bufferSource(raw));
-    expect(await treeFromEntries(entries)).toEqual(expected);
+    expect(await treeOfEntries(entries, EXACT)).toEqual(expected);
     // open() twice reads twice: a fresh read each time
     const f = entries.find((e) => e.kind === 'file' && e.size > 1000)!;
     expect((await collect(f.open!())).equals(await collect(f.open!()))).toBe(true);
@@ -56,24 +59,24 @@ describe('cpio: archives written by GNU cpio', () => {
   requireTool('mknod');
   const tmp = tempDir('dbco-cpio-gen-');
   const src = path.join(tmp.dir, 'src');
-  let expected: Awaited<ReturnType<typeof treeFromDir>>;
+  let expected: Tree;
   beforeAll(async () => {
     mkdirSync(src);
     buildTree(src);
-    expected = await treeFromDir(src);
+    expected = treeOfDir(src, EXACT);
   });
   afterAll(() => tmp.cleanup());
 
   for (const format of ['newc', 'crc'] as const) {
     it(`reads -H ${format}: hard links, fifos, devices, symlinks, setuid/sticky, empty, big, long names`, async () => {
       const archive = gnuCpio(src, format);
-      const streamed = await treeFromStream(readCpio(bytesChunks(archive)));
+      const streamed = await treeOfStream(readCpio(bytesChunks(archive)), EXACT);
       expect(streamed).toEqual(expected);
-      expect(streamed['hl-a']!.links).toEqual(['d/hl-b', 'd/sub/linked', 'hl-a']);
-      expect(streamed['empty-linked']!.links).toEqual(['empty-linked', 'empty-linked2']);
-      expect(streamed['bigdev']!.dev).toBe('300,70000');
-      expect(streamed['setgid']).toMatchObject({ uid: 2_100_000, gid: 3_000_000, mode: 0o2711 });
-      expect(await treeFromEntries(await indexCpio(bufferSource(archive)))).toEqual(expected);
+      expect(streamed.get('hl-a')!.links).toEqual(['d/hl-b', 'd/sub/linked', 'hl-a']);
+      expect(streamed.get('empty-linked')!.links).toEqual(['empty-linked', 'empty-linked2']);
+      expect(streamed.get('bigdev')!.dev).toBe('300,70000');
+      expect(streamed.get('setgid')).toMatchObject({ uid: 2_100_000, gid: 3_000_000, mode: 0o2711 });
+      expect(await treeOfEntries(await indexCpio(bufferSource(archive)), EXACT)).toEqual(expected);
     });
   }
 
@@ -81,7 +84,7 @@ describe('cpio: archives written by GNU cpio', () => {
     const archive = gnuCpio(src, 'crc');
     const at = archive.indexOf('shared content');
     archive[at] ^= 1;
-    await expect(treeFromStream(readCpio(bytesChunks(archive)))).rejects.toBeInstanceOf(FormatError);
+    await expect(treeOfStream(readCpio(bytesChunks(archive)), EXACT)).rejects.toBeInstanceOf(FormatError);
   });
 
   it('reads two archives gzip-ed separately and concatenated (core.gz + extra initrd)', async () => {
@@ -91,10 +94,10 @@ describe('cpio: archives written by GNU cpio', () => {
     const list = Buffer.from('etc\netc/extra.conf\n');
     const second = execFileSync('cpio', ['-o', '-H', 'newc', '--quiet'], { cwd: two, input: list });
     const gz = Buffer.concat([gzipSync(gnuCpio(src, 'newc')), gzipSync(second)]);
-    const got = await treeFromStream(readCpio(gunzipChunks(bytesChunks(gz, 65536))));
-    expect(got['etc/extra.conf']).toMatchObject({ kind: 'file', size: 15 });
-    expect(got['big.bin']).toEqual(expected['big.bin']);
-    expect(Object.keys(got).length).toBe(Object.keys(expected).length + 2);
+    const got = await treeOfStream(readCpio(gunzipChunks(bytesChunks(gz, 65536))), EXACT);
+    expect(got.get('etc/extra.conf')).toMatchObject({ kind: 'file', size: 15 });
+    expect(got.get('big.bin')).toEqual(expected.get('big.bin'));
+    expect(got.size).toBe(expected.size + 2);
   });
 
   it('writeCpio: GNU cpio extracts what dbco wrote to the same tree; writing twice gives identical bytes', async () => {
@@ -105,9 +108,9 @@ describe('cpio: archives written by GNU cpio', () => {
     expect(a.length % 512).toBe(0);
     const out = path.join(tmp.dir, 'out');
     cpioExtract(a, out);
-    expect(await treeFromDir(out)).toEqual(expected);
+    expect(treeOfDir(out, EXACT)).toEqual(expected);
     // and dbco reads its own output back to the same tree
-    expect(await treeFromStream(readCpio(bytesChunks(a)))).toEqual(expected);
+    expect(await treeOfStream(readCpio(bytesChunks(a)), EXACT)).toEqual(expected);
   });
 });
 
@@ -120,10 +123,10 @@ describe('cpio: inconsistent hard-link groups', () => {
       archive.write('00000001', at + 6, 'latin1');
       archive.write('00000002', at + 6 + 4 * 8, 'latin1');
     }
-    const got = await treeFromStream(readCpio(bytesChunks(archive)));
-    expect(got['a']).toMatchObject({ kind: 'file', size: 3 });
-    expect(got['b']).toMatchObject({ kind: 'file', size: 3 });
-    expect(got['a']!.sha256).not.toBe(got['b']!.sha256);
+    const got = await treeOfStream(readCpio(bytesChunks(archive)), EXACT);
+    expect(got.get('a')).toMatchObject({ kind: 'file', size: 3 });
+    expect(got.get('b')).toMatchObject({ kind: 'file', size: 3 });
+    expect(got.get('a')!.sha256).not.toBe(got.get('b')!.sha256);
   });
 });
 

@@ -9,7 +9,7 @@ import { bufferSource } from '../../src/formats/source.js';
 import { writeTar } from '../../src/formats/tar/index.js';
 import { requireTool, runDbco, sharedMirror, tempDir } from '../helpers/env.js';
 import { buildTree } from './archive-build-tree.js';
-import { collect } from './archive-tree.js';
+import { collect } from './chunks.js';
 
 /** Fields every listing shares: mode string, uid/gid, size or "major,minor", path with its suffix. */
 type Row = { mode: string; owner: string; size: string; name: string };

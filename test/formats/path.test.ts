@@ -9,7 +9,7 @@ import { safeMemberPath, safePath } from '../../src/formats/path.js';
 import type { StreamEntry } from '../../src/formats/stream-reader.js';
 import { readTar, writeTar } from '../../src/formats/tar/index.js';
 import { requireTool, tempDir } from '../helpers/env.js';
-import { bytesChunks, collect } from './archive-tree.js';
+import { bytesChunks, collect } from './chunks.js';
 
 describe('safePath', () => {
   it.each([

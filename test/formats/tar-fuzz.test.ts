@@ -7,7 +7,7 @@ import { readTar, writeTar } from '../../src/formats/tar/index.js';
 import { sealChecksum } from '../../src/formats/tar/header.js';
 import { requireTool, tempDir } from '../helpers/env.js';
 import { drainChecked, mutate, prng, randomChunks } from './archive-fuzz.js';
-import { bytesChunks, collect } from './archive-tree.js';
+import { bytesChunks, collect } from './chunks.js';
 
 const ITERATIONS = 10_000;
 

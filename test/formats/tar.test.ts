@@ -1,5 +1,5 @@
 import { execFileSync, execSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { indexCpio } from '../../src/formats/cpio/index.js';
@@ -8,10 +8,14 @@ import { bufferSource } from '../../src/formats/source.js';
 import { readTar, writeTar } from '../../src/formats/tar/index.js';
 import { requireTool, tempDir } from '../helpers/env.js';
 import { buildTree } from './archive-build-tree.js';
-import { bytesChunks, collect, treeFromDir, treeFromStream, type Tree } from './archive-tree.js';
+import { treeOfDir, treeOfStream, type Tree, type TreeOptions } from '../helpers/tree.js';
+import { bytesChunks, collect } from './chunks.js';
 
 const tar = (args: string[], opts: { cwd?: string; input?: Buffer } = {}) =>
   execFileSync('tar', args, { cwd: opts.cwd, input: opts.input, maxBuffer: 64 << 20, stdio: ['pipe', 'pipe', 'pipe'] });
+
+/** An archive round trip keeps mtimes and hard-link groups. */
+const EXACT: TreeOptions = { mtime: true, hardLinks: true };
 
 function extract(archive: Buffer, into: string): void {
   mkdirSync(into, { recursive: true });
@@ -28,7 +32,7 @@ describe('tar: writeTar read back by GNU tar', () => {
   beforeAll(async () => {
     mkdirSync(src);
     buildTree(src);
-    expected = await treeFromDir(src);
+    expected = treeOfDir(src, EXACT);
     // Entries of the on-disk tree, via GNU cpio (so hard links arrive as a real group)
     const list = execSync('find . -mindepth 1 | sort', { cwd: src });
     entries = await indexCpio(bufferSource(execFileSync('cpio', ['-o', '-H', 'newc', '--quiet'], { cwd: src, input: list, maxBuffer: 64 << 20 })));
@@ -39,7 +43,7 @@ describe('tar: writeTar read back by GNU tar', () => {
     const archive = await collect(writeTar(entries));
     const out = path.join(tmp.dir, 'x1');
     extract(archive, out);
-    expect(await treeFromDir(out)).toEqual(expected);
+    expect(treeOfDir(out, EXACT)).toEqual(expected);
     // --compare against the original tree: contents, modes, owners, link targets, devices
     tar(['--compare', '--numeric-owner', '-f', '-'], { cwd: src, input: archive });
     const listing = tar(['-tvf', '-', '--numeric-owner'], { input: archive }).toString();
@@ -68,7 +72,7 @@ describe('tar: writeTar read back by GNU tar', () => {
     const c = await collect(writeTar(entries, { mtime: 1_700_000_000 }));
     const out = path.join(tmp.dir, 'x2');
     extract(c, out);
-    expect(Object.values(await treeFromDir(out)).filter((n) => n.kind === 'file').every((n) => n.mtime === 1_700_000_000)).toBe(true);
+    expect([...treeOfDir(out, EXACT).values()].filter((n) => n.kind === 'file').every((n) => n.mtime === 1_700_000_000)).toBe(true);
   });
 
   it('uid beyond ustar (> 2^21) goes to PAX; whiteouts become .wh. files', async () => {
@@ -81,17 +85,17 @@ describe('tar: writeTar read back by GNU tar', () => {
     expect(archive.toString('latin1')).toMatch(/\d+ uid=5000000\n/);
     const out = path.join(tmp.dir, 'x3');
     extract(archive, out);
-    const got = await treeFromDir(out);
-    expect(got['etc/owned']).toMatchObject({ uid: 5_000_000, gid: 1001, mode: 0o600, size: 8 });
-    expect(got['etc/.wh.gone']).toMatchObject({ kind: 'file', size: 0 });
-    expect(got['usr/local/.wh.old']).toMatchObject({ kind: 'file', size: 0 });
+    const got = treeOfDir(out, EXACT);
+    expect(got.get('etc/owned')).toMatchObject({ uid: 5_000_000, gid: 1001, mode: 0o600, size: 8 });
+    expect(got.get('etc/.wh.gone')).toMatchObject({ kind: 'file', size: 0 });
+    expect(got.get('usr/local/.wh.old')).toMatchObject({ kind: 'file', size: 0 });
     const listing = tar(['-tf', '-'], { input: archive }).toString().trim().split('\n');
     expect(listing).toEqual(['etc/', 'etc/.wh.gone', 'etc/owned', 'usr/local/.wh.old', 'var/cache/.wh..wh..opq']);
   });
 
   it('readTar reads back its own output to the same tree', async () => {
     const archive = await collect(writeTar(entries));
-    expect(await treeFromStream(readTar(bytesChunks(archive)))).toEqual(expected);
+    expect(await treeOfStream(readTar(bytesChunks(archive)), EXACT)).toEqual(expected);
   });
 
   for (const format of ['ustar', 'pax', 'gnu', 'oldgnu'] as const) {
@@ -101,9 +105,9 @@ describe('tar: writeTar read back by GNU tar', () => {
       const archive = tar(['-cf', '-', `--format=${format}`, ...members], { cwd: src });
       const out = path.join(tmp.dir, `gnu-${format}`);
       extract(archive, out);
-      const want = await treeFromDir(out);
-      expect(Object.keys(want).length).toBeGreaterThan(8);
-      expect(await treeFromStream(readTar(bytesChunks(archive, 1000)))).toEqual(want);
+      const want = treeOfDir(out, EXACT);
+      expect(want.size).toBeGreaterThan(8);
+      expect(await treeOfStream(readTar(bytesChunks(archive, 1000)), EXACT)).toEqual(want);
     });
   }
 });

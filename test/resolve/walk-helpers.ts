@@ -1,5 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { REPO_ROOT } from '../helpers/env.js';
+import { execFileSync } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -1,13 +1,14 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Entry } from '../../src/formats/entry.js';
 import { assembleRootfs } from '../../src/rootfs/assemble.js';
 import { applyLayerBudget } from '../../src/rootfs/budget.js';
 import { flattenLayers } from '../../src/rootfs/flatten.js';
 import type { Layer } from '../../src/rootfs/layer.js';
 import { sharedMirror, tempDir } from '../helpers/env.js';
-import { comparable, extension, inputs, treeOfEntries } from './helpers.js';
+import { treeOfEntries } from '../helpers/tree.js';
+import { extension, inputs, ROOTFS_TREE } from './helpers.js';
 
 const file = (path: string, text: string): Entry => {
   const data = Buffer.from(text);
@@ -41,8 +42,8 @@ describe('layer budget', () => {
     ];
     const { layers: out } = applyLayerBudget(layers, 2);
     expect(out.map((l) => l.id)).toEqual(['ext:big.tcz', 'ext:a.tcz+c.tcz']);
-    const flat = (ls: Layer[]) => treeOfEntries(flattenLayers(ls));
-    expect(comparable(await flat(out))).toEqual(comparable(await flat(layers)));
+    const flat = (ls: Layer[]) => treeOfEntries(flattenLayers(ls), ROOTFS_TREE);
+    expect(await flat(out)).toEqual(await flat(layers));
   });
 
   it('real 14.x extensions under max_layers 10: 8 extension layers, same flattened rootfs', async () => {
@@ -61,7 +62,7 @@ describe('layer budget', () => {
       expect(merged[0]!.id.split('+')).toHaveLength(exts.length - 8 + 1);
       // With setup 'build' one more layer is reserved for the setup layer the docker stage adds.
       expect((await assembleRootfs(inp, { cache, epoch: 0, setup: 'build', maxLayers: 10 })).layers).toHaveLength(9);
-      expect(comparable(await treeOfEntries(flattenLayers(budget.layers)))).toEqual(comparable(await treeOfEntries(flattenLayers(full.layers))));
+      expect(await treeOfEntries(flattenLayers(budget.layers), ROOTFS_TREE)).toEqual(await treeOfEntries(flattenLayers(full.layers), ROOTFS_TREE));
     } finally {
       tmp.cleanup();
     }

@@ -9,7 +9,8 @@ import type { Entry } from '../../src/formats/entry.js';
 import { assembleRootfs, flattenLayers, SETUP_WRAPPER_PATH, writeInitramfs } from '../../src/rootfs/index.js';
 import { requireTool, tempDir } from '../helpers/env.js';
 import { buildFixtureTczs } from './fixtures.js';
-import { comparable, extension, gunzipCpioInto, inputs, treeOfDir, treeOfEntries } from './helpers.js';
+import { treeOfDir, treeOfEntries } from '../helpers/tree.js';
+import { extension, gunzipCpioInto, inputs, ROOTFS_TREE } from './helpers.js';
 
 const tmp = tempDir('dbco-initramfs-');
 let flat: Entry[];
@@ -44,7 +45,7 @@ describe('writeInitramfs', () => {
     const dir = path.join(tmp.dir, 'x');
     mkdirSync(dir);
     gunzipCpioInto(a, dir);
-    expect(comparable(treeOfDir(dir))).toEqual(comparable(await treeOfEntries(flat)));
+    expect(treeOfDir(dir, ROOTFS_TREE)).toEqual(await treeOfEntries(flat, ROOTFS_TREE));
   });
 
   it('adds missing parents (root 0755) so any entry list extracts', async () => {

@@ -5,7 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { baseLayer } from '../../src/rootfs/base-layer.js';
 import { extensionLayer } from '../../src/rootfs/tcz-layer.js';
 import { requireTool, sharedMirror, tempDir } from '../helpers/env.js';
-import { BASE64, cachedFile, comparable, extension, gunzipCpioInto, treeOfDir, treeOfEntries } from './helpers.js';
+import { treeOfDir, treeOfEntries } from '../helpers/tree.js';
+import { BASE64, cachedFile, extension, gunzipCpioInto, ROOTFS_TREE } from './helpers.js';
 
 const tmp = tempDir('dbco-rootfs-layers-');
 afterAll(() => tmp.cleanup());
@@ -19,7 +20,7 @@ describe('base and extension layers hold exactly what the archives hold', () => 
     expect(layer.entries.length).toBeGreaterThan(600);
     expect(layer.entries.every((e) => e.mtime === 1234)).toBe(true);
     expect(layer.cacheKey).toMatch(/^base:[0-9a-f]{64}:v1:epoch=1234$/);
-    expect(comparable(await treeOfEntries(layer.entries))).toEqual(comparable(treeOfDir(dir)));
+    expect(await treeOfEntries(layer.entries, ROOTFS_TREE)).toEqual(treeOfDir(dir, ROOTFS_TREE));
   });
 
   it.each([
@@ -37,7 +38,7 @@ describe('base and extension layers hold exactly what the archives hold', () => 
       execFileSync('unsquashfs', ['-q', '-n', '-d', dir, path.join(tczDir, name)], { stdio: 'pipe' });
       const layer = await extensionLayer(extension(path.join(tczDir, name)), { cacheRoot: path.join(tmp.dir, 'c1'), epoch: 0 });
       expect(layer.id).toBe(`ext:${name}`);
-      expect(comparable(await treeOfEntries(layer.entries)), name).toEqual(comparable(treeOfDir(dir)));
+      expect(await treeOfEntries(layer.entries, ROOTFS_TREE), name).toEqual(treeOfDir(dir, ROOTFS_TREE));
     }
   });
 });

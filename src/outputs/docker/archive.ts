@@ -24,6 +24,11 @@ export interface ArchiveInput {
   tags: string[];
   /** Header mtime of every member. */
   mtime: number;
+  /**
+   * diffIds whose blobs are left out: layers this process already loaded into the engine (which then
+   * skips them by chain ID). Only for the engine; an archive meant to be kept has every blob.
+   */
+  omit?: ReadonlySet<string>;
 }
 
 export interface ArchivePlan {
@@ -107,6 +112,7 @@ export async function* writeImageArchive(input: ArchiveInput): AsyncGenerator<Bu
       continue;
     }
     const layer = plan.layerBlobs.get(name)!;
+    if (input.omit?.has(layer.diffId)) continue;
     yield ustarHeader({ name, kind: 'file', size: layer.size, mtime });
     let read = 0;
     for await (const chunk of createReadStream(layer.path, { highWaterMark: 1 << 20 })) {

@@ -5,14 +5,15 @@ import { Cache, defaultCacheDir } from '../../cache/index.js';
 import { loadRecipe } from '../../recipe/load.js';
 import { prepare, type Logger } from '../../pipeline/prepare.js';
 import { assembleRootfs } from '../../rootfs/assemble.js';
-import { materializeLayer } from '../../rootfs/layer-tar.js';
+import { cachedLayerBlob, materializeLayer, type LayerBlob } from '../../rootfs/layer-tar.js';
 import { flattenLayers } from '../../rootfs/flatten.js';
 import { buildEpoch } from '../../rootfs/epoch.js';
 import { SETUP_WRAPPER_PATH } from '../../rootfs/setup-wrapper.js';
 import type { Layer } from '../../rootfs/layer.js';
 import { buildImageConfig, type ConfigLayer } from './config.js';
 import { writeImageArchive, type ArchiveLayer } from './archive.js';
-import { connectEngine, imageExists, loadArchive, removeReference, tagImage, type Engine } from './engine.js';
+import { connectEngine, imageExists, removeReference, tagImage, type Engine } from './engine.js';
+import { Loader } from './preload.js';
 import { cachedSetupLayer, storeSetupLayer } from './setup-store.js';
 import { runSetup } from './setup-run.js';
 import { writeStreamAtomic } from './stream-file.js';
@@ -41,6 +42,9 @@ export interface DockerImageResult {
 
 const silent: Logger = { info() {}, warn() {} };
 
+/** Layer tars built at once: the machine this runs on in CI has 2 cores. */
+const PARALLEL_LAYERS = 2;
+
 /** The x86 (i386) check runs before anything is fetched: a build that cannot finish should not start. */
 function checkSetupMode(recipePath: string, arch: string, setup: string): void {
   if (setup === 'build' && arch === 'x86') {
@@ -66,62 +70,78 @@ export async function runDockerImage(recipePath: string, opts: DockerImageOption
   const epoch = buildEpoch();
   const rootfs = await assembleRootfs(inputs, { cache, epoch, maxLayers: opts.maxLayers ?? recipe.image?.max_layers, setup, log });
 
-  const blobs: ArchiveLayer[] = [];
-  const configLayers: ConfigLayer[] = [];
-  const rebuilt: boolean[] = [];
-  for (const layer of rootfs.layers) {
-    const blob = await materializeLayer(layer, { cache, epoch });
-    blobs.push(blob);
-    rebuilt.push(!blob.reused);
-    configLayers.push({ id: layer.id, diffId: blob.diffId });
-  }
-  const configInput = { recipe, lockDigest: inputs.lockDigest, epoch, layers: configLayers };
-
-  let setupRan = false;
-  if (setup === 'build' && inputs.extensions.length > 0) {
-    const stage = buildImageConfig(configInput);
-    let setupBlob = await cachedSetupLayer(cache, stage.id);
-    if (!setupBlob) {
-      engine ??= await connectEngine().catch((err: unknown) => {
-        throw new DockerError(`image.setup 'build' runs the setup scripts in a container, even with --output: ${(err as Error).message}. ` +
-          "Without an engine, use image.setup: boot or none", { cause: err });
-      });
-      log.info(`running setup scripts of ${inputs.extensions.length} extension(s) in a container`);
-      setupBlob = await setupInContainer(engine, stage, blobs, rootfs.layers, inputs.extensions.map((e) => e.name), epoch, log, cache);
-      setupRan = true;
+  const inputFor = (layers: ConfigLayer[]) => ({ recipe, lockDigest: inputs.lockDigest, epoch, layers });
+  const cached = await Promise.all(rootfs.layers.map((layer) => cachedLayerBlob(layer, { cache, epoch })));
+  let loader = engine ? new Loader(engine, epoch, log) : undefined;
+  try {
+    let built: LayerBlob[];
+    if (cached.every((b) => b !== undefined)) {
+      built = cached as LayerBlob[];
+    } else {
+      const pending = inOrder(rootfs.layers, PARALLEL_LAYERS, (layer) => materializeLayer(layer, { cache, epoch }));
+      // Partial images carry a label of their own, so none can be mistaken for (or be) a finished image.
+      const partialRecipe = { ...recipe, image: { ...recipe.image, labels: { ...recipe.image?.labels, 'dbco.partial': 'true' } } };
+      built = loader
+        ? (await loader.preload(pending, (ready) => buildImageConfig({
+            ...inputFor(ready.map((b, i) => ({ id: rootfs.layers[i]!.id, diffId: b.diffId }))), recipe: partialRecipe,
+          }))) as LayerBlob[]
+        : await Promise.all(pending);
     }
-    // 1024 bytes is a tar with no entries (the two end blocks): nothing changed, no layer to add.
-    if (setupBlob.size > 1024) {
-      blobs.push(setupBlob);
-      rebuilt.push(setupRan);
-      configLayers.push({ id: 'setup', diffId: setupBlob.diffId });
-    }
-  } else if (setup === 'none' && inputs.extensions.length > 0) {
-    log.info("image.setup is 'none': the extensions' setup scripts (/usr/local/tce.installed/*) were not run");
-  }
+    const blobs: ArchiveLayer[] = [...built];
+    const rebuilt = built.map((b) => !b.reused);
+    const configLayers: ConfigLayer[] = built.map((b, i) => ({ id: rootfs.layers[i]!.id, diffId: b.diffId }));
+    const configInput = inputFor(configLayers);
 
-  const config = buildImageConfig({ ...configInput, setupWrapper: setup === 'boot' ? SETUP_WRAPPER_PATH : undefined });
-  const layers = configLayers.map((l, i) => ({ ...l, size: blobs[i]!.size, rebuilt: rebuilt[i]! }));
-
-  if (opts.output) {
-    await writeStreamAtomic(writeImageArchive({ config, layers: blobs, tags: [tag], mtime: epoch }), opts.output);
-    return { id: config.id, tag, layers, alreadyLoaded: false, setupRan };
-  }
-  engine ??= await connectEngine();
-  const present = await imageExists(engine, config.id);
-  if (!present) {
-    // Loaded untagged, tagged only once the engine accepted every layer: a failed load tags nothing.
-    await loadArchive(engine, writeImageArchive({ config, layers: blobs, tags: [], mtime: epoch }));
-    if (!(await imageExists(engine, config.id))) {
-      throw new DockerError(`docker load at ${engine.where} finished but image ${config.id} is not there`);
+    let setupRan = false;
+    if (setup === 'build' && inputs.extensions.length > 0) {
+      const stage = buildImageConfig(configInput);
+      let setupBlob = await cachedSetupLayer(cache, stage.id);
+      if (!setupBlob) {
+        engine ??= await connectEngine().catch((err: unknown) => {
+          throw new DockerError(`image.setup 'build' runs the setup scripts in a container, even with --output: ${(err as Error).message}. ` +
+            "Without an engine, use image.setup: boot or none", { cause: err });
+        });
+        log.info(`running setup scripts of ${inputs.extensions.length} extension(s) in a container`);
+        loader ??= new Loader(engine, epoch, log);
+        setupBlob = await setupInContainer(engine, loader, stage, blobs, rootfs.layers, inputs.extensions.map((e) => e.name), epoch, log, cache);
+        setupRan = true;
+      }
+      // 1024 bytes is a tar with no entries (the two end blocks): nothing changed, no layer to add.
+      if (setupBlob.size > 1024) {
+        blobs.push(setupBlob);
+        rebuilt.push(setupRan);
+        configLayers.push({ id: 'setup', diffId: setupBlob.diffId });
+      }
+    } else if (setup === 'none' && inputs.extensions.length > 0) {
+      log.info("image.setup is 'none': the extensions' setup scripts (/usr/local/tce.installed/*) were not run");
     }
+
+    const config = buildImageConfig({ ...configInput, setupWrapper: setup === 'boot' ? SETUP_WRAPPER_PATH : undefined });
+    const layers = configLayers.map((l, i) => ({ ...l, size: blobs[i]!.size, rebuilt: rebuilt[i]! }));
+
+    if (opts.output) {
+      await writeStreamAtomic(writeImageArchive({ config, layers: blobs, tags: [tag], mtime: epoch }), opts.output);
+      return { id: config.id, tag, layers, alreadyLoaded: false, setupRan };
+    }
+    engine ??= await connectEngine();
+    const present = await imageExists(engine, config.id);
+    if (!present) {
+      // Loaded untagged, tagged only once the engine accepted every layer: a failed load tags nothing.
+      loader ??= new Loader(engine, epoch, log);
+      await loader.load(config, blobs);
+      if (!(await imageExists(engine, config.id))) {
+        throw new DockerError(`docker load at ${engine.where} finished but image ${config.id} is not there`);
+      }
+    }
+    await tagImage(engine, config.id, tag);
+    return { id: config.id, tag, layers, alreadyLoaded: present, setupRan };
+  } finally {
+    await loader?.cleanup();
   }
-  await tagImage(engine, config.id, tag);
-  return { id: config.id, tag, layers, alreadyLoaded: present, setupRan };
 }
 
 async function setupInContainer(
-  engine: Engine, stage: ReturnType<typeof buildImageConfig>, blobs: ArchiveLayer[], layers: Layer[],
+  engine: Engine, loader: Loader, stage: ReturnType<typeof buildImageConfig>, blobs: ArchiveLayer[], layers: Layer[],
   extensions: string[], epoch: number, log: Logger, cache: Cache,
 ): Promise<ArchiveLayer> {
   // One reference per process: a concurrent build of the same image must not untag ours.
@@ -130,7 +150,7 @@ async function setupInContainer(
   const spoolDir = await mkdtemp(path.join(await ensureDir(cache.tmpDir), 'setup-'));
   try {
     if (!(await imageExists(engine, stage.id))) {
-      await loadArchive(engine, writeImageArchive({ config: stage, layers: blobs, tags: [], mtime: epoch }));
+      await loader.load(stage, blobs);
     }
     await tagImage(engine, stage.id, ref);
     const layer = await runSetup(engine, ref, {
@@ -147,4 +167,29 @@ async function setupInContainer(
 async function ensureDir(dir: string): Promise<string> {
   await mkdir(dir, { recursive: true });
   return dir;
+}
+
+/** fn over items, at most `limit` at once, started in order; one promise per item, in item order. */
+function inOrder<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R>[] {
+  let next = 0;
+  const slots = items.map(() => {
+    let settle!: { resolve: (r: R) => void; reject: (e: unknown) => void };
+    const promise = new Promise<R>((resolve, reject) => { settle = { resolve, reject }; });
+    promise.catch(() => undefined); // a failure is reported through whoever awaits it, not as unhandled
+    return { promise, settle };
+  });
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      try {
+        slots[i]!.settle.resolve(await fn(items[i]!));
+      } catch (err) {
+        slots[i]!.settle.reject(err);
+        // The build is lost: start nothing more, and fail what was never started with the same cause.
+        while (next < items.length) slots[next++]!.settle.reject(err);
+      }
+    }
+  };
+  for (let w = 0; w < Math.min(limit, items.length); w++) void worker();
+  return slots.map((s) => s.promise);
 }

@@ -45,3 +45,8 @@ export function busyboxLayer(dir: string): { path: string; diffId: string; size:
   const bytes = readFileSync(tarPath);
   return { path: tarPath, diffId: `sha256:${createHash('sha256').update(bytes).digest('hex')}`, size: statSync(tarPath).size };
 }
+
+/** What Docker adds to every container's exported tree. */
+export function dockerManaged(p: string): boolean {
+  return ['etc/hosts', 'etc/hostname', 'etc/resolv.conf', 'etc/mtab', '.dockerenv'].includes(p) || /^(dev|proc|sys)(\/|$)/.test(p);
+}
