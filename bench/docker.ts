@@ -17,6 +17,10 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const SHARED = process.env.DBCO_SHARED_MIRROR ?? path.resolve(REPO, '../shared/tc-mirror');
 const DBCO = path.join(REPO, 'bin/dbco.js');
 const TOP = 'gtk2';
+/** The smaller cold case: 12 extensions with its dependencies (the issue's ">= 12"). */
+const TOP12 = 'gdk-pixbuf2';
+/** Cold runs per case: the machine is shared, so the median of a few says more than one. */
+const COLD_RUNS = 3;
 /** Outside gtk2's dependency tree: the one the 'changed' run swaps. */
 const EXTRA = ['libidn', 'pth'] as const;
 
@@ -65,6 +69,9 @@ function md5File(file: string): void {
   writeFileSync(`${file}.md5.txt`, `${sum}  ${path.basename(file)}\n`);
 }
 
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const sec = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+
 function rmiByTitle(title: string): void {
   const ids = execFileSync('docker', ['images', '-q', '--filter', `label=org.opencontainers.image.title=${title}`]).toString().split('\n').filter(Boolean);
   if (ids.length) execFileSync('docker', ['rmi', '-f', ...new Set(ids)], { stdio: 'ignore' });
@@ -88,14 +95,16 @@ for top in "$@"; do walk "$top.tcz"; done
 for n in "\${order[@]}"; do curl -fsS -O "$M/7.x/x86/tcz/$n" -O "$M/7.x/x86/tcz/$n.md5.txt"; md5sum -c --quiet "$n.md5.txt"; done
 cd "$W/root"; gzip -dc "$W/dl/core.gz" | cpio -idm --quiet
 for n in "\${order[@]}"; do unsquashfs -f -n -q -d . "$W/dl/$n" >/dev/null; done
+t0=$(date +%s%N)
 tar -C "$W/root" -c . | docker import - dbco-bench-shell:latest >/dev/null
-echo "\${#order[@]}"
+echo "\${#order[@]} $(( ($(date +%s%N) - t0) / 1000000 ))"
 `;
 
 export async function run(): Promise<BenchSection> {
   for (const tool of ['curl', 'md5sum', 'cpio', 'unsquashfs', 'mksquashfs', 'docker', '/usr/bin/time', 'busybox']) {
     execFileSync('sh', ['-c', `command -v ${tool}`]);
   }
+  const engineVersion = execFileSync('docker', ['version', '--format', '{{.Server.Version}}']).toString().trim();
   const work = mkdtempSync(path.join(os.tmpdir(), 'dbco-bench-docker-'));
   const mirrorRoot = path.join(work, 'mirror');
   cpSync(path.join(SHARED, '7.x/x86/tcz'), path.join(mirrorRoot, '7.x/x86/tcz'), { recursive: true });
@@ -114,14 +123,36 @@ export async function run(): Promise<BenchSection> {
   try {
     const recipe = path.join(work, 'bench.yaml');
     writeFileSync(recipe, `name: benchgtk\nrelease: "7.2"\narch: x86\nmirror: ${mirror.url}\nbase: core.gz\nextensions: [${TOP}, ${EXTRA[0]}]\nimage:\n  setup: none\n`);
+    const recipe12 = path.join(work, 'bench12.yaml');
+    writeFileSync(recipe12, `name: bench12\nrelease: "7.2"\narch: x86\nmirror: ${mirror.url}\nbase: core.gz\nextensions: [${TOP12}]\nimage:\n  setup: none\n`);
     const cache = path.join(work, 'cache');
-    rmiByTitle('benchgtk');
-    const cold = await timed(process.execPath, [DBCO, 'image', recipe, '--docker', '--cache', cache, '--tag', 'dbco-bench:gtk']);
-    const layerCount = Number(/(\d+) layer\(s\)/.exec(cold.stderr)?.[1] ?? 0);
-    execFileSync('docker', ['rmi', '-f', 'dbco-bench-shell:latest'], { stdio: 'ignore' });
-    const shell = await timed('bash', ['-c', SHELL_WAY, 'shell-way', mirror.url, path.join(work, 'shell'), TOP, EXTRA[0]]);
-    const extCount = Number(shell.stdout.trim());
-    rows.push(`| cold build, ${extCount} x86 extensions (${TOP}, ${EXTRA[0]} and deps) + base, setup none | ${(cold.ms / 1000).toFixed(2)} s, ${cold.maxRssMb.toFixed(0)} MB | ${(shell.ms / 1000).toFixed(2)} s, ${shell.maxRssMb.toFixed(0)} MB (bash; tools' own RSS not summed) | ${layerCount} layers vs 1 |`);
+    let coldRun = 0;
+    /** Cold dbco and the shell way, alternating, each from nothing (fresh cache, engine without the layers). */
+    const coldCase = async (file: string, title: string, tops: string[]) => {
+      const dbco: Run[] = [];
+      const shell: { ms: number; importMs: number; exts: number; rss: number }[] = [];
+      for (let i = 0; i < COLD_RUNS; i++) {
+        rmiByTitle(title);
+        const c = i === COLD_RUNS - 1 && title === 'benchgtk' ? cache : path.join(work, `cache-cold-${coldRun++}`);
+        dbco.push(await timed(process.execPath, [DBCO, 'image', file, '--docker', '--cache', c, '--tag', `dbco-bench:${title}`]));
+        execFileSync('docker', ['rmi', '-f', 'dbco-bench-shell:latest'], { stdio: 'ignore' });
+        rmSync(path.join(work, 'shell'), { recursive: true, force: true });
+        const sh = await timed('bash', ['-c', SHELL_WAY, 'shell-way', mirror.url, path.join(work, 'shell'), ...tops]);
+        const [exts, importMs] = sh.stdout.trim().split(/\s+/).map(Number);
+        shell.push({ ms: sh.ms, importMs: importMs!, exts: exts!, rss: sh.maxRssMb });
+      }
+      const layers = Number(/(\d+) layer\(s\)/.exec(dbco[0]!.stderr)?.[1] ?? 0);
+      const d = median(dbco.map((r) => r.ms));
+      const sh = median(shell.map((r) => r.ms));
+      return { layers, exts: shell[0]!.exts, dbcoMs: d, shellMs: sh, importMs: median(shell.map((r) => r.importMs)),
+        rss: Math.max(...dbco.map((r) => r.maxRssMb)), all: dbco.map((r) => sec(r.ms)).join(', '), shellAll: shell.map((r) => sec(r.ms)).join(', ') };
+    };
+    const small = await coldCase(recipe12, 'bench12', [TOP12]);
+    rmiByTitle('bench12');
+    const large = await coldCase(recipe, 'benchgtk', [TOP, EXTRA[0]]);
+    for (const c of [{ ...small, what: `${small.exts} x86 extensions (${TOP12} and deps)` }, { ...large, what: `${large.exts} x86 extensions (${TOP}, ${EXTRA[0]} and deps)` }]) {
+      rows.push(`| cold build, ${c.what} + base, setup none (median of ${COLD_RUNS}) | ${sec(c.dbcoMs)} (${c.all}), ${c.rss.toFixed(0)} MB | ${sec(c.shellMs)} (${c.shellAll}); its docker import ${sec(c.importMs)} | ${c.layers} layers vs 1; goal (dbco no slower) ${c.dbcoMs <= c.shellMs ? 'holds' : `missed by ${sec(c.dbcoMs - c.shellMs)}`} |`);
+    }
 
     const warm = await timed(process.execPath, [DBCO, 'image', recipe, '--docker', '--cache', cache, '--tag', 'dbco-bench:gtk']);
     rows.push(`| warm rebuild, nothing changed (goal < 1 s) | ${(warm.ms / 1000).toFixed(2)} s | (no cache: as cold) | ${/already had/.test(warm.stderr) ? 'engine had the image ID: tag only, nothing sent' : 'loaded again'} |`);
@@ -130,11 +161,17 @@ export async function run(): Promise<BenchSection> {
     writeFileSync(recipe, readFileSync(recipe, 'utf8').replace(`[${TOP}, ${EXTRA[0]}]`, `[${TOP}, ${EXTRA[1]}]`));
     const changed = await timed(process.execPath, [DBCO, 'image', recipe, '--docker', '--cache', cache, '--tag', 'dbco-bench:gtk']);
     const rebuilt = /rebuilt: (.*)/.exec(changed.stderr)?.[1] ?? '?';
-    rows.push(`| one extension changed (${EXTRA[0]}.tcz -> ${EXTRA[1]}.tcz) | ${(changed.ms / 1000).toFixed(2)} s | (as cold) | rebuilt: ${rebuilt}; docker load still streams every layer (the API takes whole archives); the engine keeps the unchanged ones |`);
+    rows.push(`| one extension changed (${EXTRA[0]}.tcz -> ${EXTRA[1]}.tcz) | ${(changed.ms / 1000).toFixed(2)} s | (as cold) | rebuilt: ${rebuilt}; only the rebuilt layers' blobs are sent (the unchanged ones go first as an intermediate image the engine already has) |`);
 
-    // Split of the cold time: the same cold build written with --output (no engine) vs loaded.
-    const outCold = await timed(process.execPath, [DBCO, 'image', recipe, '--docker', '--cache', path.join(work, 'cache-out'), '--output', path.join(work, 'image.tar')]);
-    rows.push(`| cold build written to a file (--output, no engine) | ${(outCold.ms / 1000).toFixed(2)} s, ${outCold.maxRssMb.toFixed(0)} MB | | the rest of the cold time is the engine registering each layer |`);
+    // Where the cold time goes: the same build without the engine, then the engine's load of that file by hand.
+    const outCache = path.join(work, 'cache-out');
+    const outCold = await timed(process.execPath, [DBCO, 'image', recipe, '--docker', '--cache', outCache, '--output', path.join(work, 'image.tar')]);
+    rmiByTitle('benchgtk');
+    const load = await timed('docker', ['load', '-i', path.join(work, 'image.tar')]);
+    rmiByTitle('benchgtk');
+    const outWarm = await timed(process.execPath, [DBCO, 'image', recipe, '--docker', '--cache', outCache, '--output', path.join(work, 'image2.tar')]);
+    const perLayer = load.ms / large.layers;
+    rows.push(`| breakdown of the ${large.exts}-extension cold build | dbco without the engine (--output, cold): ${sec(outCold.ms)} (the same again with every layer cached: ${sec(outWarm.ms)}); \`docker load -i\` of that file by hand: ${sec(load.ms)} = ${perLayer.toFixed(0)} ms per layer | docker import of its one layer: ${sec(large.importMs)} | dockerd registers layers one after another, each through a re-exec of dockerd (docker-untar), ~${perLayer.toFixed(0)} ms each whatever the size: ${large.layers} layers cost ~${sec(load.ms)} alone; dbco loads the layers built so far while it builds the rest, so its cold time is about max(build, load) + one load |`);
 
     // The engine registers layers one by one: the same cold build under a layer budget of 8.
     rmiByTitle('benchgtk');
@@ -185,6 +222,11 @@ export async function run(): Promise<BenchSection> {
       'dbco: the built CLI (`node bin/dbco.js image --docker`), fresh cache, from a local HTTP mirror (real TC 7.x x86 tczs,',
       'fixture core.gz), image loaded through the Engine API. Shell way: bash with curl, md5sum -c, a recursive .dep walk,',
       'cpio, unsquashfs and `tar | docker import` (one layer, no determinism). Times are wall clock; maxRSS from /usr/bin/time.',
+      `Engine: Docker ${engineVersion} (overlay2). The goal "cold: dbco no slower than the shell way" is bounded by the engine, not by`,
+      'dbco: the issue asks for one layer per tcz (same tcz, same layer digest) under a budget of 100, and dockerd spends a fixed',
+      'time per layer it registers, one after another, while the shell way hands it one layer. dbco overlaps its own work with',
+      'that: the layers built so far go in as an intermediate image while the rest are built, later loads leave their blobs out',
+      'and the intermediate images are removed (the final image and its ID are the same as with one load).',
     ].join('\n'),
   };
 }
