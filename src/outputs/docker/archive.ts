@@ -2,7 +2,8 @@ import { createReadStream } from 'node:fs';
 import { DockerError } from '../../errors.js';
 import { canonicalJson, sha256Hex } from '../../canonical-json.js';
 import type { ImageConfig } from './config.js';
-import { TAR_END, tarPadding, ustarHeader } from './tar-header.js';
+import type { Entry } from '../../formats/entry.js';
+import { writeTar } from '../../formats/tar/index.js';
 
 export const MEDIA_INDEX = 'application/vnd.oci.image.index.v1+json';
 export const MEDIA_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -97,33 +98,28 @@ export function planArchive(input: ArchiveInput): ArchivePlan {
 }
 
 /** Streams the archive: small members from memory, layers straight from their cached files. */
-export async function* writeImageArchive(input: ArchiveInput): AsyncGenerator<Buffer> {
+export function writeImageArchive(input: ArchiveInput): AsyncIterable<Uint8Array> {
   const plan = planArchive(input);
-  const mtime = input.mtime;
-  yield ustarHeader({ name: 'blobs', kind: 'dir', size: 0, mtime });
-  yield ustarHeader({ name: 'blobs/sha256', kind: 'dir', size: 0, mtime });
-  const names = [...new Set([...plan.members.keys(), ...plan.layerBlobs.keys()])].sort();
-  for (const name of names) {
-    const small = plan.members.get(name);
-    if (small) {
-      yield ustarHeader({ name, kind: 'file', size: small.length, mtime });
-      yield small;
-      yield tarPadding(small.length);
-      continue;
-    }
-    const layer = plan.layerBlobs.get(name)!;
-    if (input.omit?.has(layer.diffId)) continue;
-    yield ustarHeader({ name, kind: 'file', size: layer.size, mtime });
-    let read = 0;
-    for await (const chunk of createReadStream(layer.path, { highWaterMark: 1 << 20 })) {
-      read += (chunk as Buffer).length;
-      if (read > layer.size) break;
-      yield chunk as Buffer;
-    }
-    if (read !== layer.size) {
-      throw new DockerError(`layer file ${layer.path} is ${read} bytes, expected ${layer.size}: the layer cache changed underneath`);
-    }
-    yield tarPadding(layer.size);
+  const dir = (p: string): Entry => ({ path: p, kind: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: input.mtime, size: 0 });
+  const file = (p: string, size: number, open: () => AsyncIterable<Uint8Array>): Entry =>
+    ({ path: p, kind: 'file', mode: 0o644, uid: 0, gid: 0, mtime: input.mtime, size, open });
+  const entries: Entry[] = [dir('blobs'), dir('blobs/sha256')];
+  for (const [name, bytes] of plan.members) entries.push(file(name, bytes.length, async function* () { yield bytes; }));
+  for (const [name, layer] of plan.layerBlobs) {
+    if (plan.members.has(name) || input.omit?.has(layer.diffId)) continue;
+    entries.push(file(name, layer.size, () => readLayerFile(layer)));
   }
-  yield TAR_END;
+  return writeTar(entries, { mtime: input.mtime });
+}
+
+async function* readLayerFile(layer: ArchiveLayer): AsyncIterable<Uint8Array> {
+  let read = 0;
+  for await (const chunk of createReadStream(layer.path, { highWaterMark: 1 << 20 })) {
+    read += (chunk as Buffer).length;
+    if (read > layer.size) break;
+    yield chunk as Buffer;
+  }
+  if (read !== layer.size) {
+    throw new DockerError(`layer file ${layer.path} is ${read} bytes, expected ${layer.size}: the layer cache changed underneath`);
+  }
 }
