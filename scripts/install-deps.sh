@@ -23,6 +23,8 @@ have umoci       || need+=(umoci)
 have curl        || need+=(curl)
 have hyperfine   || need+=(hyperfine)
 [ -x /usr/bin/time ] || need+=(time)
+have gcc         || need+=(gcc)    # test/docker compiles libc-free x86_64 fixture programs
+[ -e /usr/lib/x86_64-linux-gnu/libc.so ] || need+=(libc6-dev)
 have setfattr    || need+=(attr)   # squashfs tests put xattrs on trees so mksquashfs writes extended inodes
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-deps: apt-get install ${need[*]}"
@@ -46,11 +48,4 @@ if [ ! -x "$I386_BUSYBOX_DIR/bin/busybox" ]; then
   mkdir -p "$I386_BUSYBOX_DIR"
   dpkg-deb -x "$dl"/busybox-static_*_i386.deb "$I386_BUSYBOX_DIR"
   rm -rf "$dl"
-fi
-
-# test/docker compiles libc-free x86_64 fixture programs with gcc and links one .so to libc.so.6.
-if ! command -v gcc >/dev/null 2>&1 || [ ! -e /usr/lib/x86_64-linux-gnu/libc.so ]; then
-  echo "install-deps: apt-get install gcc libc6-dev"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc libc6-dev >/dev/null
 fi
