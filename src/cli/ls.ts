@@ -1,3 +1,4 @@
+import { sharedBatchInflate } from '../io/inflate-pool.js';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Command } from 'commander';
@@ -50,7 +51,7 @@ async function* entriesOf(file: string): AsyncGenerator<StreamEntry> {
   try {
     head = await src.read(0, 512);
     if (head.length >= 4 && Buffer.from(head.subarray(0, 4)).toString('latin1') === 'hsqs') {
-      const fs = await openSquashfs(src);
+      const fs = await openSquashfs(src, { batchInflate: sharedBatchInflate() });
       for await (const e of fs.entries()) yield { entry: e, body: e.open ? e.open() : (async function* () {})() };
       return;
     }

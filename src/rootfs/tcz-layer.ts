@@ -1,3 +1,4 @@
+import { sharedBatchInflate } from '../io/inflate-pool.js';
 import { readJsonRecord } from '../io/json-record.js';
 import type { Entry, EntryMeta } from '../formats/entry.js';
 import { openSquashfs } from '../formats/squashfs/index.js';
@@ -30,7 +31,7 @@ export async function extensionLayer(ext: PreparedExtension, opts: { cacheRoot: 
     return { id, entries, cacheKey };
   }
   const raw: Entry[] = [];
-  const squashfs = await openSquashfs(lazyFileSource(ext.file.path, ext.file.size)).catch((err: unknown) => rethrowNamed(err, ext));
+  const squashfs = await openSquashfs(lazyFileSource(ext.file.path, ext.file.size), { batchInflate: sharedBatchInflate() }).catch((err: unknown) => rethrowNamed(err, ext));
   try {
     for await (const e of squashfs.entries()) raw.push(withMtime(e, opts.epoch));
   } catch (err) {
@@ -62,7 +63,7 @@ async function readManifest(p: string): Promise<EntryMeta[] | undefined> {
 function lazyOpener(ext: PreparedExtension): (path: string) => AsyncIterable<Uint8Array> {
   let index: Promise<Map<string, Entry>> | undefined;
   const load = async (): Promise<Map<string, Entry>> => {
-    const squashfs = await openSquashfs(lazyFileSource(ext.file.path, ext.file.size));
+    const squashfs = await openSquashfs(lazyFileSource(ext.file.path, ext.file.size), { batchInflate: sharedBatchInflate() });
     const map = new Map<string, Entry>();
     for await (const e of squashfs.entries()) map.set(e.path, e);
     return map;

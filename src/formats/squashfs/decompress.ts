@@ -13,7 +13,21 @@ export interface Decompressor {
 // allocation per 4 KiB block); the slack stops it asking for another chunk when the block is full.
 const options = (maxOut: number): ZlibOptions => ({ maxOutputLength: maxOut, chunkSize: Math.max(64, maxOut + 64) });
 
-function corrupt(what: string, err: unknown): Error {
+/** What a batch inflater returns: the blocks it decoded in order, up to the first corrupt one. */
+export interface BatchResult {
+  out: Uint8Array[];
+  /** The first block that failed (its index among the inputs) and zlib's message. */
+  error?: { index: number; message: string };
+}
+
+/**
+ * Inflates several zlib streams, each into at most `maxOut` bytes, off the caller's thread. Injected
+ * by the caller (src/io/inflate-pool.ts), so this code stays free of threads; it rejects only when
+ * the inflater itself fails, never for corrupt data.
+ */
+export type BatchInflate = (blocks: Uint8Array[], maxOut: number) => Promise<BatchResult>;
+
+export function corrupt(what: string, err: unknown): Error {
   // zlib reports corrupt data and over-long output (RangeError) alike: both mean a bad image.
   return squashError(`${what}: gzip data is corrupt (${(err as Error).message})`, err);
 }

@@ -1,6 +1,6 @@
 import type { ByteSource } from '../source.js';
 import { readExact } from './bytes.js';
-import type { Decompressor } from './decompress.js';
+import { corrupt, type BatchInflate, type Decompressor } from './decompress.js';
 import { squashError } from './errors.js';
 import type { FileLayout } from './inode.js';
 import type { FragmentTable } from './tables.js';
@@ -15,6 +15,26 @@ const NO_FRAGMENT = 0xffffffff;
 const READ_AHEAD = 256 * 1024;
 /** Decoded fragment blocks kept per image: small files sharing a fragment block decode it once. */
 const FRAGMENT_CACHE = 4;
+/** Decoded bytes per batch sent to a BatchInflate: amortizes a message over many small blocks. */
+const BATCH_OUT = 256 * 1024;
+/** Batches in flight per open stream: enough to keep two inflate workers busy, and bounded. */
+const IN_FLIGHT = 6;
+/** Fewer compressed blocks than this are inflated inline: a round trip would cost more. */
+const MIN_BATCHED = 8;
+
+/** One batch of a file's blocks, decoded; `error` is thrown after yielding `blocks`, as the inline path would. */
+interface Step {
+  blocks: Uint8Array[];
+  error?: unknown;
+}
+
+interface Planned {
+  index: number;
+  word: number;
+  /** Offset in the batch's read, and length on disk. */
+  at: number;
+  len: number;
+}
 
 function onDiskSize(word: number): number {
   return (word & ~UNCOMPRESSED) >>> 0;
@@ -29,6 +49,7 @@ export class DataReader {
     private readonly sb: Superblock,
     private readonly decompress: Decompressor,
     private readonly fragments: FragmentTable,
+    private readonly batchInflate?: BatchInflate,
   ) {}
 
   private async fragmentBlock(index: number, where: string): Promise<Uint8Array> {
@@ -49,7 +70,13 @@ export class DataReader {
     return data;
   }
 
-  async *read(file: FileLayout, where: string): AsyncGenerator<Uint8Array> {
+  read(file: FileLayout, where: string): AsyncGenerator<Uint8Array> {
+    // Only small blocks gain from batching: a batch of large blocks would be too few to send off.
+    const batched = this.batchInflate && Math.floor(BATCH_OUT / this.sb.blockSize) >= MIN_BATCHED;
+    return batched ? this.readBatched(file, where, this.batchInflate!) : this.readInline(file, where);
+  }
+
+  private async *readInline(file: FileLayout, where: string): AsyncGenerator<Uint8Array> {
     const bs = this.sb.blockSize;
     const end = this.sb.bytesUsed;
     const sizes = file.blockSizes;
@@ -84,7 +111,94 @@ export class DataReader {
       }
       yield block;
     }
-    const tail = file.size - sizes.length * bs;
+    yield* this.tail(file, where);
+  }
+
+  /**
+   * Same blocks and errors as readInline, but runs of consecutive blocks are read with one read and
+   * inflated by `inflate` in batches, a few batches ahead of the consumer.
+   */
+  private async *readBatched(file: FileLayout, where: string, inflate: BatchInflate): AsyncGenerator<Uint8Array> {
+    const bs = this.sb.blockSize;
+    const end = this.sb.bytesUsed;
+    const sizes = file.blockSizes;
+    const maxBlocks = Math.max(1, Math.floor(BATCH_OUT / bs));
+    let next = 0;
+    let pos = file.blocksStart;
+    const plan = (): Promise<Step> => {
+      const first = next;
+      const start = pos;
+      const items: Planned[] = [];
+      let span = 0;
+      let invalid: Error | undefined;
+      while (next < sizes.length && next - first < maxBlocks) {
+        const word = sizes[next]!;
+        const len = onDiskSize(word);
+        if (len > bs) invalid = squashError(`${where}: block ${next} claims ${len} bytes, more than the block size ${bs}`);
+        else if (pos + len > end) invalid = squashError(`${where}: block ${next} at ${pos} (+${len}) lies outside the image`);
+        if (invalid) {
+          next = sizes.length; // nothing after a bad block is planned
+          break;
+        }
+        if (span > 0 && span + len > READ_AHEAD) break;
+        items.push({ index: next, word, at: span, len });
+        span += len;
+        pos += len;
+        next++;
+      }
+      return this.decodeBatch(file, where, inflate, start, span, items, invalid);
+    };
+    const queue: Promise<Step>[] = [];
+    const fill = (): void => {
+      while (queue.length < IN_FLIGHT && next < sizes.length) queue.push(plan());
+    };
+    fill();
+    while (queue.length > 0) {
+      const step = await queue.shift()!;
+      fill();
+      for (const block of joinAdjacent(step.blocks)) yield block;
+      if (step.error !== undefined) throw step.error;
+    }
+    yield* this.tail(file, where);
+  }
+
+  /** Never rejects: a failure comes back as Step.error, so batches abandoned by a consumer leave no unhandled rejection. */
+  private async decodeBatch(file: FileLayout, where: string, inflate: BatchInflate, start: number, span: number, items: Planned[], invalid: Error | undefined): Promise<Step> {
+    const bs = this.sb.blockSize;
+    const blocks: Uint8Array[] = [];
+    try {
+      const chunk = span > 0 ? await readExact(this.src, start, span, `${where}: data`) : new Uint8Array(0);
+      const packed = items.filter((it) => it.len > 0 && !(it.word & UNCOMPRESSED));
+      const raw = (it: Planned): Uint8Array => chunk.subarray(it.at, it.at + it.len);
+      let batch: { result: Awaited<ReturnType<BatchInflate>>; slot: Map<Planned, number> } | undefined;
+      if (packed.length >= MIN_BATCHED) {
+        batch = { result: await inflate(packed.map(raw), bs), slot: new Map(packed.map((it, k) => [it, k])) };
+      }
+      for (const it of items) {
+        const want = Math.min(bs, file.size - it.index * bs);
+        const what = `${where}: block ${it.index}`;
+        let block: Uint8Array;
+        if (it.len === 0) block = new Uint8Array(want);
+        else if (it.word & UNCOMPRESSED) block = raw(it);
+        else if (batch) {
+          const k = batch.slot.get(it)!;
+          const out = batch.result.out[k];
+          if (out === undefined) {
+            const e = batch.result.error;
+            throw corrupt(what, new Error(e && e.index === k ? e.message : 'inflater returned no data'));
+          }
+          block = out;
+        } else block = this.decompress.decode(raw(it), bs, what);
+        blocks.push(checkLength(block, want, what));
+      }
+    } catch (error) {
+      return { blocks, error };
+    }
+    return invalid ? { blocks, error: invalid } : { blocks };
+  }
+
+  private async *tail(file: FileLayout, where: string): AsyncGenerator<Uint8Array> {
+    const tail = file.size - file.blockSizes.length * this.sb.blockSize;
     if (file.fragment !== NO_FRAGMENT && tail > 0) {
       const block = await this.fragmentBlock(file.fragment, where);
       const off = file.fragmentOffset;
@@ -93,6 +207,18 @@ export class DataReader {
       yield block.slice(off, off + tail);
     }
   }
+}
+
+/** Blocks that sit back to back in one buffer (a batch's inflated output, a run of stored blocks) go out as one chunk: fewer async steps per byte. */
+function joinAdjacent(blocks: Uint8Array[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const b of blocks) {
+    const last = out[out.length - 1];
+    if (last && last.buffer === b.buffer && last.byteOffset + last.length === b.byteOffset) {
+      out[out.length - 1] = new Uint8Array(b.buffer, last.byteOffset, last.length + b.length);
+    } else out.push(b);
+  }
+  return out;
 }
 
 function checkLength(data: Uint8Array, want: number, what: string): Uint8Array {

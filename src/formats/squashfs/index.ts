@@ -6,7 +6,7 @@
 import type { Entry } from '../entry.js';
 import type { ByteSource } from '../source.js';
 import { readExact } from './bytes.js';
-import { decompressorFor } from './decompress.js';
+import { decompressorFor, type BatchInflate } from './decompress.js';
 import { readDirectory, type DirEntry } from './directory.js';
 import { squashError } from './errors.js';
 import { DataReader } from './file-data.js';
@@ -32,14 +32,24 @@ export interface Squashfs {
 /** Deeper trees than this are refused: a guard against corrupt images, far past real ones. */
 const MAX_DEPTH = 1024;
 
-export async function openSquashfs(src: ByteSource): Promise<Squashfs> {
+export type { BatchInflate, BatchResult } from './decompress.js';
+
+export interface SquashfsOptions {
+  /**
+   * Inflates file data blocks of gzip images in batches (e.g. on worker threads, see
+   * src/io/inflate-pool.ts). Without it every block is inflated inline, synchronously.
+   */
+  batchInflate?: BatchInflate;
+}
+
+export async function openSquashfs(src: ByteSource, options: SquashfsOptions = {}): Promise<Squashfs> {
   if (src.size < SUPERBLOCK_SIZE) throw squashError(`image is ${src.size} bytes, smaller than a superblock`);
   const sb = parseSuperblock(await readExact(src, 0, SUPERBLOCK_SIZE, 'superblock'), src.size);
   const decompress = decompressorFor(sb.compressor);
   const meta = new MetadataReader(src, decompress, sb.bytesUsed);
   const ids = await readIdTable(src, meta, sb);
   const fragments = await FragmentTable.open(src, meta, sb);
-  const data = new DataReader(src, sb, decompress, fragments);
+  const data = new DataReader(src, sb, decompress, fragments, sb.compressor === 'gzip' ? options.batchInflate : undefined);
   return {
     info: {
       compressor: sb.compressor,
