@@ -1,10 +1,6 @@
-import { stat } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
 import type { Cache } from '../cache/index.js';
 import type { CachedFile } from '../pipeline/prepare.js';
 import type { Expected, MirrorSource } from '../mirror/types.js';
-import { FetchError, OfflineError } from '../errors.js';
 import type { DepSource } from './resolver.js';
 
 /** '7.2' -> '7.x/x86/tcz', the mirror folder of a release's extensions. */
@@ -88,39 +84,15 @@ export class MirrorDeps implements DepSource {
       if (file) this.files.set(name, file);
       return file !== null;
     }
-    return probe(s, rel, this.opts.cache, this.opts.offline ?? false);
+    return probe(s, rel);
   }
 }
 
-const HEAD_KEY = '#exists';
-
-/** Whether a payload is on a source without downloading it. Positive HTTP answers are remembered. */
-export async function probe(s: MirrorSource, rel: string, cache: Cache, offline: boolean): Promise<boolean> {
-  const url = s.urlOf(rel);
-  if (await cache.lookup(url)) return true;
-  if (/^https?:\/\//i.test(url)) {
-    const known = await cache.getMeta(url + HEAD_KEY);
-    if (known?.present) return true;
-    if (offline) throw new OfflineError(`--offline: ${url} is not in the cache (run dbco fetch without --offline first)`);
-    let res: Response;
-    try {
-      res = await fetch(url, { method: 'HEAD', redirect: 'follow', signal: AbortSignal.timeout(30_000) });
-    } catch (err) {
-      throw new FetchError(url, `HEAD failed: ${(err as Error).message}`, { cause: err });
-    }
-    if (res.status === 404 || res.status === 410) return false;
-    if (!res.ok) throw new FetchError(url, `HEAD answered ${res.status} ${res.statusText}`);
-    await cache.setMeta(url + HEAD_KEY, '');
-    return true;
-  }
-  const file = url.startsWith('file:') ? fileURLToPath(url) : url;
-  if (path.isAbsolute(file) && !file.includes('!')) {
-    try {
-      return (await stat(file)).isFile();
-    } catch {
-      return false;
-    }
-  }
-  // Anything else (an ISO): reading it is local and cheap.
+/**
+ * Whether a payload is on a source without downloading it: the source's own probe (HTTP HEAD with its
+ * retries, bound and cached answers; a stat for folders), else a fetch (an ISO: local and cheap).
+ */
+export async function probe(s: MirrorSource, rel: string): Promise<boolean> {
+  if (s.exists) return s.exists(rel);
   return (await s.fetch(rel)) !== null;
 }
