@@ -26,6 +26,17 @@ export interface IndexRecord extends BlobInfo {
 /** A metadata answer from a mirror: the text, or the fact that the file is absent (404). */
 export type MetaAnswer = { url: string; present: true; text: string } | { url: string; present: false };
 
+/**
+ * How long a mirror's metadata answers (.dep, .md5.txt, whether a file exists) are trusted before a run
+ * that may use the network asks again: DBCO_METADATA_TTL seconds, default a day. --offline trusts them
+ * whatever their age; a lock pins the payloads themselves by sha256.
+ */
+export function metadataMaxAgeMs(offline: boolean, env = process.env): number {
+  if (offline) return Infinity;
+  const ttl = env.DBCO_METADATA_TTL;
+  return ttl !== undefined && /^\d+$/.test(ttl) ? Number(ttl) * 1000 : 24 * 3600 * 1000;
+}
+
 /** DBCO_CACHE, else ./cache under the working directory. */
 export function defaultCacheDir(): string {
   const env = process.env.DBCO_CACHE;
@@ -130,17 +141,22 @@ export class Cache {
     return path.join(this.root, 'index', `${urlKey(url)}.json`);
   }
 
-  /** The stored metadata answer for `url`, or undefined when never asked. */
-  async getMeta(url: string): Promise<MetaAnswer | undefined> {
+  /**
+   * The stored metadata answer for `url`, or undefined when never asked or answered longer than
+   * `maxAgeMs` ago (answers stored without a time count as old).
+   */
+  async getMeta(url: string, maxAgeMs = Infinity): Promise<MetaAnswer | undefined> {
     const rec = await readJson(this.metaPath(url));
     if (!rec || rec.url !== url || typeof rec.present !== 'boolean') return undefined;
+    const age = typeof rec.at === 'number' ? Date.now() - rec.at : Infinity;
+    if (age > maxAgeMs) return undefined;
     if (rec.present) return typeof rec.text === 'string' ? { url, present: true, text: rec.text } : undefined;
     return { url, present: false };
   }
 
   /** Stores a metadata answer; `null` records that the mirror has no such file. */
   async setMeta(url: string, text: string | null): Promise<void> {
-    const rec: MetaAnswer = text === null ? { url, present: false } : { url, present: true, text };
+    const rec: MetaAnswer & { at: number } = text === null ? { url, present: false, at: Date.now() } : { url, present: true, text, at: Date.now() };
     await writeFileAtomic(this.tmpDir, this.metaPath(url), JSON.stringify(rec));
   }
 

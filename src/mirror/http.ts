@@ -1,4 +1,4 @@
-import { Cache } from '../cache/index.js';
+import { Cache, metadataMaxAgeMs } from '../cache/index.js';
 import { DigestMismatchError, OfflineError } from '../errors.js';
 import { Semaphore } from '../io/semaphore.js';
 import type { CachedFile, Logger } from '../pipeline/prepare.js';
@@ -71,7 +71,7 @@ export class HttpMirror implements MirrorSource {
     if (await cache.lookup(url)) return true;
     // Stored beside the texts under a key no real file can have (a URL fragment is never sent).
     const key = `${url}#exists`;
-    const known = await cache.getMeta(key);
+    const known = await cache.getMeta(key, metadataMaxAgeMs(Boolean(this.opts.offline)));
     if (known) return known.present;
     if (this.opts.offline) throw new OfflineError(`--offline: whether ${url} exists is not in the cache (${cache.root})`);
     const found = await this.sem.run(() => exists(url, this.policy));
@@ -90,7 +90,7 @@ export class HttpMirror implements MirrorSource {
 
   private async loadText(url: string): Promise<string | null> {
     const { cache } = this.opts;
-    const known = await cache.getMeta(url);
+    const known = await cache.getMeta(url, metadataMaxAgeMs(Boolean(this.opts.offline)));
     if (known) return known.present ? known.text : null;
     if (this.opts.offline) throw new OfflineError(`--offline: ${url} is not in the cache (${cache.root})`);
     const sink = new MemorySink(MAX_TEXT);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
-import { Cache, defaultCacheDir } from '../cache/index.js';
+import { Cache, defaultCacheDir, metadataMaxAgeMs } from '../cache/index.js';
 import { DbcoError, DigestMismatchError, FetchError, OfflineError } from '../errors.js';
 import { DEFAULT_MIRROR, openIsoMirror, openMirror } from '../mirror/index.js';
 import type { Expected, MirrorSource } from '../mirror/types.js';
@@ -200,7 +200,7 @@ export async function resolveSession(s: Session): Promise<ResolveRun> {
   // The .dep answers it is made of are kept in the cache for good, so a successful resolution of the
   // same recipe bytes against the same sources can be kept the same way: a warm resolve reads one record.
   const memoKey = needsKernel ? undefined : `dbco-resolution:${sha256Text(JSON.stringify([s.loaded.digest, s.sources.map((x) => x.urlOf(''))]))}`;
-  const memo = memoKey ? await s.cache.getMeta(memoKey) : undefined;
+  const memo = memoKey ? await s.cache.getMeta(memoKey, metadataMaxAgeMs(Boolean(s.opts.offline))) : undefined;
   let resolution: Resolution;
   if (memo?.present) {
     resolution = JSON.parse(memo.text) as Resolution;

@@ -64,6 +64,27 @@ describe('HTTP mirror over a copy of the shared TC mirror', () => {
     expect(server.requests.length).toBe(before);
   });
 
+  it('metadata answers older than DBCO_METADATA_TTL are asked again online, and trusted whatever their age offline', async () => {
+    const cache = new Cache(cacheDir);
+    const rel = `${TCZ}/gtk2.tcz.dep`;
+    await openMirror(server.url, { cache }).text(rel);
+    const url = `${server.url}/${rel}`;
+    const before = server.requests.length;
+    process.env.DBCO_METADATA_TTL = '0';
+    try {
+      await new Promise((r) => setTimeout(r, 5));
+      expect(await openMirror(server.url, { cache }).text(rel)).toBe(readFileSync(path.join(root, rel), 'utf8'));
+      expect(server.requests.slice(before)).toContain(`/${rel}`);
+      const mid = server.requests.length;
+      await new Promise((r) => setTimeout(r, 5));
+      expect(await openMirror(server.url, { cache, offline: true }).text(rel)).not.toBeNull();
+      expect(server.requests.length).toBe(mid);
+      expect(await cache.getMeta(url, 0)).toBeUndefined();
+    } finally {
+      delete process.env.DBCO_METADATA_TTL;
+    }
+  });
+
   it('--offline answers from the cache and names the URL of anything missing', async () => {
     const cache = new Cache(cacheDir);
     const before = server.requests.length;
