@@ -1,13 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { FormatError } from '../../src/errors.js';
 import { openSquashfs, type SquashfsOptions } from '../../src/formats/squashfs/index.js';
 import { bufferSource } from '../../src/formats/source.js';
 import { createInflatePool, type InflatePool } from '../../src/io/inflate-pool.js';
-import { requireTool, sharedMirror, tempDir } from '../helpers/env.js';
+import { requireTool, sharedTczs, tempDir } from '../helpers/env.js';
 import { prng } from '../helpers/prng.js';
 
 function text(n: number, seed: number): Buffer {
@@ -53,15 +53,6 @@ async function failure(image: Uint8Array, options: SquashfsOptions): Promise<unk
   return listing(image, options).then(() => undefined, (err: unknown) => err);
 }
 
-function findTczs(dir: string): string[] {
-  const out: string[] = [];
-  for (const d of readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, d.name);
-    if (d.isDirectory()) out.push(...findTczs(p));
-    else if (d.name.endsWith('.tcz')) out.push(p);
-  }
-  return out.sort();
-}
 
 let tmp: ReturnType<typeof tempDir>;
 let pool: InflatePool;
@@ -81,7 +72,7 @@ beforeAll(() => {
     execFileSync('mksquashfs', [tree, image, '-noappend', '-no-progress', '-quiet', '-comp', 'gzip', '-b', bs], { stdio: 'ignore' });
     images.set(`generated -b ${bs}`, readFileSync(image));
   }
-  const tczs = findTczs(sharedMirror());
+  const tczs = sharedTczs();
   expect(tczs.length).toBeGreaterThan(0);
   // The largest few real tczs: the most blocks per file.
   for (const t of tczs.map((p) => ({ p, n: readFileSync(p).length })).sort((a, b) => b.n - a.n).slice(0, 3)) {

@@ -1,21 +1,11 @@
-import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { requireTool, sharedMirror, tempDir } from '../helpers/env.js';
+import { requireTool, sharedMirror, sharedTczs, tempDir } from '../helpers/env.js';
 import { dbcoTree, unsquashfsTree } from './squashfs-compare.js';
 
-function findTczs(dir: string): string[] {
-  const out: string[] = [];
-  for (const d of readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, d.name);
-    if (d.isDirectory()) out.push(...findTczs(p));
-    else if (d.isFile() && d.name.endsWith('.tcz')) out.push(p);
-  }
-  return out.sort();
-}
 
 const mirror = sharedMirror();
-const tczs = findTczs(mirror);
+const tczs = sharedTczs();
 const tmp = tempDir('dbco-sqfs-tcz-');
 afterAll(() => tmp.cleanup());
 

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { execFileSync, spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,6 +11,16 @@ export function sharedMirror(): string {
   const dir = process.env.DBCO_SHARED_MIRROR ?? path.resolve(REPO_ROOT, '../shared/tc-mirror');
   if (!existsSync(dir)) throw new Error(`real TC mirror not found at ${dir}: tests need ../shared/tc-mirror`);
   return dir;
+}
+
+/** Every .tcz in the real mirror, sorted: the suites that read real extensions run over all of them. */
+export function sharedTczs(): string[] {
+  const walk = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((d) => {
+      const p = path.join(dir, d.name);
+      return d.isDirectory() ? walk(p) : d.isFile() && d.name.endsWith('.tcz') ? [p] : [];
+    });
+  return walk(sharedMirror()).sort();
 }
 
 /** Throws (fails the test) when a tool the suite needs is not installed: .ci/run installs them all. */
