@@ -113,7 +113,7 @@ export async function runDockerImage(recipePath: string, opts: DockerImageOption
         configLayers.push({ id: 'setup', diffId: setupBlob.diffId });
       }
     } else if (setup === 'none' && inputs.extensions.length > 0) {
-      log.info("image.setup is 'none': the extensions' setup scripts (/usr/local/tce.installed/*) were not run");
+      log.info("image.setup is 'none': the extensions' setup scripts (/usr/local/tce.installed/*) and ldconfig were not run");
     }
 
     const config = buildImageConfig({ ...configInput, setupWrapper: setup === 'boot' ? SETUP_WRAPPER_PATH : undefined });
