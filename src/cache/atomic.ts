@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 
 /** A fresh, unguessable name inside `tmpDir`; the folder is created on demand. */
@@ -9,26 +9,32 @@ export async function tempName(tmpDir: string): Promise<string> {
 }
 
 /**
- * Writes `data` to `dest` so readers see the old file or the whole new one, never a prefix: write a
- * temp file in the same filesystem, fsync, rename. Several processes may race; the last rename wins
- * and each candidate is complete.
+ * Makes `dest` appear whole or not at all: `produce` writes a fresh temp file in `tmpDir` (same
+ * filesystem), which is fsynced and renamed into place; on any failure the temp file is removed.
+ * Several processes may race; the last rename wins and each candidate is complete.
  */
-export async function writeFileAtomic(tmpDir: string, dest: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+export async function writeAtomicWith<T>(tmpDir: string, dest: string, produce: (fh: FileHandle) => Promise<T>, mode = 0o644): Promise<T> {
   const tmp = await tempName(tmpDir);
+  let fh: FileHandle | undefined;
   try {
-    const fh = await open(tmp, 'wx', mode);
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    fh = await open(tmp, 'wx', mode);
+    const result = await produce(fh);
+    await fh.sync();
+    await fh.close();
+    fh = undefined;
     await mkdir(path.dirname(dest), { recursive: true });
     await rename(tmp, dest);
+    return result;
   } catch (err) {
+    await fh?.close().catch(() => undefined);
     await rm(tmp, { force: true });
     throw err;
   }
+}
+
+/** writeAtomicWith for data already in memory. */
+export async function writeFileAtomic(tmpDir: string, dest: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  await writeAtomicWith(tmpDir, dest, (fh) => fh.writeFile(data), mode);
 }
 
 /**

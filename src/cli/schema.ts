@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { writeFile, rename } from 'node:fs/promises';
+import { writeFileAtomic } from '../cache/atomic.js';
 import path from 'node:path';
 
 /** `dbco schema [--write [FILE]]`: the recipe JSON Schema, printed or written (default recipes/schema.json). */
@@ -16,9 +16,7 @@ export function registerSchema(program: Command): void {
         return;
       }
       const file = typeof opts.write === 'string' ? opts.write : path.join('recipes', 'schema.json');
-      const tmp = `${file}.${process.pid}.tmp`;
-      await writeFile(tmp, text);
-      await rename(tmp, file);
+      await writeFileAtomic(path.dirname(path.resolve(file)), file, text);
       process.stderr.write(`wrote ${file}\n`);
     });
 }

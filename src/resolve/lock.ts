@@ -1,6 +1,6 @@
-import { canonicalJson } from '../canonical-json.js';
-import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { canonicalJson, sha256Hex } from '../canonical-json.js';
+import { writeFileAtomic } from '../cache/atomic.js';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DbcoError } from '../errors.js';
 
@@ -45,7 +45,7 @@ export function lockJson(value: unknown): string {
 }
 
 export function lockDigest(lock: Lock): string {
-  return createHash('sha256').update(lockJson(lock)).digest('hex');
+  return sha256Hex(lockJson(lock));
 }
 
 export async function readLock(file: string): Promise<Lock | null> {
@@ -68,17 +68,9 @@ export async function readLock(file: string): Promise<Lock | null> {
   return lock;
 }
 
-/** Temp file + rename in the same folder: readers see the old lock or the new one. */
+/** Temp file beside it, fsync, rename: readers see the old lock or the new one. */
 export async function writeLock(file: string, lock: Lock): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  try {
-    await writeFile(tmp, lockJson(lock));
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  await writeFileAtomic(path.dirname(path.resolve(file)), file, lockJson(lock));
 }
 
 /**

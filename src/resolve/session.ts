@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../canonical-json.js';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
@@ -199,7 +199,7 @@ export async function resolveSession(s: Session): Promise<ResolveRun> {
   const needsKernel = s.recipe.extensions?.some((e) => e.includes('-KERNEL')) ?? false;
   // The .dep answers it is made of are kept in the cache for good, so a successful resolution of the
   // same recipe bytes against the same sources can be kept the same way: a warm resolve reads one record.
-  const memoKey = needsKernel ? undefined : `dbco-resolution:${sha256Text(JSON.stringify([s.loaded.digest, s.sources.map((x) => x.urlOf(''))]))}`;
+  const memoKey = needsKernel ? undefined : `dbco-resolution:${sha256Hex(JSON.stringify([s.loaded.digest, s.sources.map((x) => x.urlOf(''))]))}`;
   const memo = memoKey ? await s.cache.getMeta(memoKey, metadataMaxAgeMs(Boolean(s.opts.offline))) : undefined;
   let resolution: Resolution;
   if (memo?.present) {
@@ -216,9 +216,6 @@ export async function resolveSession(s: Session): Promise<ResolveRun> {
   return { session: s, resolution, deps, kernel: k };
 }
 
-function sha256Text(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
 
 export interface FetchRun {
   inputs: PreparedInputs;

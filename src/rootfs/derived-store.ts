@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { writeAtomicWith } from '../cache/atomic.js';
 import path from 'node:path';
 
 /**
@@ -13,22 +13,7 @@ export function derivedPath(cacheRoot: string, ...parts: string[]): string {
 }
 
 export async function writeAtomic<T>(cacheRoot: string, finalPath: string, produce: (fh: FileHandle) => Promise<T>): Promise<T> {
-  const tmpDir = path.join(cacheRoot, 'tmp');
-  await mkdir(tmpDir, { recursive: true });
-  await mkdir(path.dirname(finalPath), { recursive: true });
-  const tmp = path.join(tmpDir, `${process.pid}-${randomBytes(8).toString('hex')}`);
-  const fh = await open(tmp, 'wx', 0o644);
-  try {
-    const result = await produce(fh);
-    await fh.sync();
-    await fh.close();
-    await rename(tmp, finalPath);
-    return result;
-  } catch (err) {
-    await fh.close().catch(() => undefined);
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  return writeAtomicWith(path.join(cacheRoot, 'tmp'), finalPath, produce);
 }
 
 /** Streams chunks into the handle, calling onChunk on each (for hashing), and returns the byte count. */

@@ -140,9 +140,14 @@ export async function runDiskImage(recipePath: string, opts: DiskImageOptions = 
   }
 
   const tmp = `${output}.tmp-${process.pid}`;
-  if (format === 'qcow2') await runTool('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', final, tmp], { log });
-  else await copyFile(final, tmp);
-  await rename(tmp, output);
+  try {
+    if (format === 'qcow2') await runTool('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', final, tmp], { log });
+    else await copyFile(final, tmp);
+    await rename(tmp, output);
+  } catch (err) {
+    await rm(tmp, { force: true }); // never leave a half-written disk beside the output
+    throw err;
+  }
   if (paths) await rm(paths.outputDir, { recursive: true, force: true });
   log.info(`wrote ${output}`);
   // The CLI (no logger given) prints the result on stdout, like --docker prints the image ID.
