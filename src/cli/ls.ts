@@ -1,4 +1,3 @@
-import { sharedBatchInflate } from '../io/inflate-pool.js';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Command } from 'commander';
@@ -8,9 +7,11 @@ import { isCpioMagic, readCpio } from '../formats/cpio/index.js';
 import type { Entry, EntryMeta } from '../formats/entry.js';
 import { gunzipChunks, isGzipMagic } from '../formats/gzip.js';
 import { openSquashfs } from '../formats/squashfs/index.js';
+import { readAhead } from '../formats/read-ahead.js';
 import type { StreamEntry } from '../formats/stream-reader.js';
 import { readTar } from '../formats/tar/index.js';
 import { looksLikeTar } from '../formats/tar/header.js';
+import { sharedBlockPool } from '../io/block-pool.js';
 import { openFileSource } from '../io/file-source.js';
 
 async function* fileChunks(file: string): AsyncGenerator<Uint8Array> {
@@ -42,8 +43,11 @@ function streamOf(file: string, head: Uint8Array, chunks: AsyncIterable<Uint8Arr
   throw new DbcoError('FORMAT_UNKNOWN', `${file}: not a squashfs, cpio, tar, or gzip'd cpio/tar archive`);
 }
 
-/** Every entry of the archive at `file`, whatever its format (detected by magic, not by name). */
-async function* entriesOf(file: string): AsyncGenerator<StreamEntry> {
+/**
+ * Every entry of the archive at `file`, whatever its format (detected by magic, not by name). With
+ * `bodies`, a squashfs's upcoming small files are read ahead while the current one is hashed.
+ */
+async function* entriesOf(file: string, bodies: boolean): AsyncGenerator<StreamEntry> {
   const src = await openFileSource(file).catch((err: NodeJS.ErrnoException) => {
     throw new DbcoError('IO', `${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
   });
@@ -51,8 +55,9 @@ async function* entriesOf(file: string): AsyncGenerator<StreamEntry> {
   try {
     head = await src.read(0, 512);
     if (head.length >= 4 && Buffer.from(head.subarray(0, 4)).toString('latin1') === 'hsqs') {
-      const fs = await openSquashfs(src, { batchInflate: sharedBatchInflate() });
-      for await (const e of fs.entries()) yield { entry: e, body: e.open ? e.open() : (async function* () {})() };
+      const fs = await openSquashfs(src, { readBlockRun: sharedBlockPool()?.forFile(file) });
+      if (bodies) yield* readAhead(fs.entries());
+      else for await (const e of fs.entries()) yield { entry: e, body: e.open ? e.open() : (async function* () {})() };
       return;
     }
   } finally {
@@ -78,7 +83,7 @@ export async function listArchive(file: string, json: boolean): Promise<void> {
   });
   const shaByPath = new Map<string, string>();
   let buf = '';
-  for await (const { entry, body } of entriesOf(file)) {
+  for await (const { entry, body } of entriesOf(file, json)) {
     if (!json) {
       buf += `${listLine(entry)}\n`;
     } else {

@@ -1,6 +1,7 @@
 import { FormatError } from '../errors.js';
 import { comparePaths, type Entry } from './entry.js';
 import { safeMemberPath, SymlinkGuard } from './path.js';
+import { readAhead } from './read-ahead.js';
 
 /** One entry as a writer will emit it: own path, metadata and data of its hard-link group's source. */
 export interface PlannedEntry {
@@ -65,12 +66,31 @@ export async function planEntries(entries: Iterable<Entry> | AsyncIterable<Entry
   });
 }
 
-/** Streams a file entry's body, checking it is exactly as long as its size says. */
-export async function* entryBody(e: Entry, format: 'cpio' | 'tar'): AsyncGenerator<Uint8Array> {
+/**
+ * The bodies a writer emits, in its order: `next(e)` hands out e's bytes, checked to be exactly as
+ * long as its size says. The files after it are read ahead meanwhile (see read-ahead.ts), so a
+ * writer fed by asynchronous readers keeps them all busy; `carriesData` must pick the same entries,
+ * in the same order, that the writer will ask for.
+ */
+export function bodiesInOrder(plan: PlannedEntry[], carriesData: (p: PlannedEntry) => boolean, format: 'cpio' | 'tar'): { next(e: Entry): AsyncGenerator<Uint8Array>; close(): Promise<void> } {
+  const ahead = readAhead(plan.filter(carriesData).map((p) => p.entry));
+  return {
+    async *next(e) {
+      const r = await ahead.next();
+      if (r.done || r.value.entry !== e) throw new FormatError(format, `${e.path}: body asked out of order`);
+      yield* checkedBody(e, r.value.body, format);
+    },
+    async close() {
+      await ahead.return(undefined);
+    },
+  };
+}
+
+async function* checkedBody(e: Entry, body: AsyncIterable<Uint8Array>, format: 'cpio' | 'tar'): AsyncGenerator<Uint8Array> {
   if (e.size === 0 && !e.open) return;
   if (!e.open) throw new FormatError(format, `${e.path}: file of ${e.size} bytes has no open()`);
   let n = 0;
-  for await (const b of e.open()) {
+  for await (const b of body) {
     n += b.length;
     if (n > e.size) throw new FormatError(format, `${e.path}: contents longer than its size ${e.size}`);
     if (b.length) yield b;

@@ -1,9 +1,6 @@
-import { close, open, read } from 'node:fs';
-import { promisify } from 'node:util';
+import { close, openSync } from 'node:fs';
 import type { ByteSource } from '../formats/source.js';
-
-const openAsync = promisify(open);
-const readAsync = promisify(read);
+import { preadExact } from '../io/file-source.js';
 
 /**
  * Layers point into their archives for as long as the build runs, and nothing tells us when the last
@@ -13,24 +10,15 @@ const readAsync = promisify(read);
 const closer = new FinalizationRegistry<number>((fd) => close(fd, () => undefined));
 
 export function lazyFileSource(path: string, size: number): ByteSource {
-  let fd: Promise<number> | undefined;
+  let fd: number | undefined;
   const source: ByteSource = {
     size,
     async read(offset, length) {
-      if (!fd) {
-        fd = openAsync(path, 'r');
-        fd.then((n) => closer.register(source, n), () => undefined);
+      if (fd === undefined) {
+        fd = openSync(path, 'r');
+        closer.register(source, fd);
       }
-      const handle = await fd;
-      const len = Math.max(0, Math.min(length, size - offset));
-      const buf = Buffer.allocUnsafe(len);
-      let done = 0;
-      while (done < len) {
-        const { bytesRead } = await readAsync(handle, buf, done, len - done, offset + done);
-        if (bytesRead === 0) break;
-        done += bytesRead;
-      }
-      return done === len ? buf : buf.subarray(0, done);
+      return preadExact(fd, size, offset, length);
     },
   };
   return source;

@@ -1,4 +1,4 @@
-import { sharedBatchInflate } from '../io/inflate-pool.js';
+import { sharedBlockPool } from '../io/block-pool.js';
 import { readJsonRecord } from '../io/json-record.js';
 import type { Entry, EntryMeta } from '../formats/entry.js';
 import { openSquashfs } from '../formats/squashfs/index.js';
@@ -31,7 +31,7 @@ export async function extensionLayer(ext: PreparedExtension, opts: { cacheRoot: 
     return { id, entries, cacheKey };
   }
   const raw: Entry[] = [];
-  const squashfs = await openSquashfs(lazyFileSource(ext.file.path, ext.file.size), { batchInflate: sharedBatchInflate() }).catch((err: unknown) => rethrowNamed(err, ext));
+  const squashfs = await openTcz(ext).catch((err: unknown) => rethrowNamed(err, ext));
   try {
     for await (const e of squashfs.entries()) raw.push(withMtime(e, opts.epoch));
   } catch (err) {
@@ -63,7 +63,7 @@ async function readManifest(p: string): Promise<EntryMeta[] | undefined> {
 function lazyOpener(ext: PreparedExtension): (path: string) => AsyncIterable<Uint8Array> {
   let index: Promise<Map<string, Entry>> | undefined;
   const load = async (): Promise<Map<string, Entry>> => {
-    const squashfs = await openSquashfs(lazyFileSource(ext.file.path, ext.file.size), { batchInflate: sharedBatchInflate() });
+    const squashfs = await openTcz(ext);
     const map = new Map<string, Entry>();
     for await (const e of squashfs.entries()) map.set(e.path, e);
     return map;
@@ -77,6 +77,11 @@ function lazyOpener(ext: PreparedExtension): (path: string) => AsyncIterable<Uin
     if (!e?.open) throw new FormatError('squashfs', `${ext.name}: ${path} is no longer a file in ${ext.file.path} (cache changed under the build?)`);
     yield* e.open();
   };
+}
+
+/** The tcz's squashfs; its data blocks are read and inflated by the shared worker pool, straight from the file. */
+function openTcz(ext: PreparedExtension): ReturnType<typeof openSquashfs> {
+  return openSquashfs(lazyFileSource(ext.file.path, ext.file.size), { readBlockRun: sharedBlockPool()?.forFile(ext.file.path) });
 }
 
 function rethrowNamed(err: unknown, ext: PreparedExtension): never {

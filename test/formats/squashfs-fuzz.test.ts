@@ -3,14 +3,15 @@ import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { FormatError } from '../../src/errors.js';
-import { openSquashfs } from '../../src/formats/squashfs/index.js';
+import { openSquashfs, type SquashfsOptions } from '../../src/formats/squashfs/index.js';
+import { createBlockPool, type BlockPool } from '../../src/io/block-pool.js';
 import { bufferSource } from '../../src/formats/source.js';
 import { requireTool, sharedMirror, tempDir } from '../helpers/env.js';
 import { prng } from '../helpers/prng.js';
 
 /** Reads everything an image offers: every entry and every file's bytes. Returns bytes read. */
-async function consume(bytes: Uint8Array): Promise<number> {
-  const fs = await openSquashfs(bufferSource(bytes));
+async function consume(bytes: Uint8Array, options: SquashfsOptions = {}): Promise<number> {
+  const fs = await openSquashfs(bufferSource(bytes), options);
   let n = 0;
   for await (const e of fs.entries()) {
     n++;
@@ -61,6 +62,7 @@ const mutators: Record<string, Mutator> = {
 };
 
 let tmp: ReturnType<typeof tempDir>;
+let pool: BlockPool;
 const bases: [string, Uint8Array][] = [];
 
 beforeAll(() => {
@@ -81,13 +83,16 @@ beforeAll(() => {
     return readFileSync(out);
   };
   bases.push(['gzip', make('gzip', [])]);
-  // 128 KiB blocks take the thread-pool decoding path.
   bases.push(['gzip 128K', make('gzip-128k', ['-b', '128K'])]);
   bases.push(['lz4', make('lz4', ['-comp', 'lz4'])]);
   bases.push(['uncompressed', make('plain', ['-noI', '-noD', '-noF', '-noX'])]);
   bases.push(['real tcz', readFileSync(path.join(sharedMirror(), '7.x/x86/tcz/libxshmfence.tcz'))]);
+  pool = createBlockPool(2);
 });
-afterAll(() => tmp?.cleanup());
+afterAll(async () => {
+  await pool?.close();
+  tmp?.cleanup();
+});
 
 describe('squashfs reader under fuzzing', () => {
   test('the unmutated bases read cleanly', async () => {
@@ -124,5 +129,30 @@ describe('squashfs reader under fuzzing', () => {
     expect(outcome.ok).toBeGreaterThan(100);
     expect(outcome.formatError).toBeGreaterThan(1000);
     expect(slowest).toBeLessThan(2000);
+  }, 600_000);
+
+  test('2000 of them through the worker pool end the same way as inline: same bytes, or a FormatError', async () => {
+    const rand = prng(0xb10c);
+    const names = Object.keys(mutators);
+    const outcome = { ok: 0, formatError: 0 };
+    for (let i = 0; i < 2000; i++) {
+      const [baseName, base] = bases[i % bases.length]!;
+      const how = names[int(rand, names.length)]!;
+      const input = mutators[how]!(base, rand);
+      const settle = (p: Promise<number>): Promise<number | Error> => p.catch((err: unknown) => err as Error);
+      const inline = await settle(consume(input));
+      const pooled = await settle(consume(input, { readBlockRun: pool.forSource(bufferSource(input)) }));
+      const what = `input ${i} (${how} of ${baseName})`;
+      if (typeof inline === 'number') {
+        expect(pooled, what).toBe(inline);
+        outcome.ok++;
+      } else {
+        expect(inline, what).toBeInstanceOf(FormatError);
+        if (!(pooled instanceof FormatError)) throw new Error(`${what}: inline failed with a FormatError, the pool gave ${String(pooled)}`, { cause: pooled });
+        outcome.formatError++;
+      }
+    }
+    expect(outcome.ok).toBeGreaterThan(50);
+    expect(outcome.formatError).toBeGreaterThan(200);
   }, 600_000);
 });

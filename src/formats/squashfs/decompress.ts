@@ -13,19 +13,34 @@ export interface Decompressor {
 // allocation per 4 KiB block); the slack stops it asking for another chunk when the block is full.
 const options = (maxOut: number): ZlibOptions => ({ maxOutputLength: maxOut, chunkSize: Math.max(64, maxOut + 64) });
 
-/** What a batch inflater returns: the blocks it decoded in order, up to the first corrupt one. */
-export interface BatchResult {
-  out: Uint8Array[];
-  /** The first block that failed (its index among the inputs) and zlib's message. */
+/**
+ * A run of a file's consecutive data blocks, as they lie on disk: `span` bytes at `start`, then
+ * block k takes onDiskSize(words[k]) of them (bit 24 of a word: stored uncompressed; size 0:
+ * sparse, `wants[k]` zero bytes).
+ */
+export interface BlockRun {
+  start: number;
+  span: number;
+  words: Uint32Array;
+  wants: Uint32Array;
+  /** Largest decoded size of one block: the image's block size. */
+  maxOut: number;
+}
+
+/** A run decoded: its blocks back to back in `out`, block k `lengths[k]` bytes long. */
+export interface BlockRunResult {
+  out: Uint8Array;
+  lengths: Int32Array;
+  /** The first block that failed (its index in the run) and why; blocks from it on are absent. */
   error?: { index: number; message: string };
 }
 
 /**
- * Inflates several zlib streams, each into at most `maxOut` bytes, off the caller's thread. Injected
- * by the caller (src/io/inflate-pool.ts), so this code stays free of threads; it rejects only when
- * the inflater itself fails, never for corrupt data.
+ * Reads and decodes block runs of one image off the caller's thread. Injected by the caller (see
+ * src/io/block-pool.ts), so this code stays free of threads and files; it rejects only when the
+ * decoder itself fails, never for corrupt data.
  */
-export type BatchInflate = (blocks: Uint8Array[], maxOut: number) => Promise<BatchResult>;
+export type ReadBlockRun = (run: BlockRun) => Promise<BlockRunResult>;
 
 export function corrupt(what: string, err: unknown): Error {
   // zlib reports corrupt data and over-long output (RangeError) alike: both mean a bad image.

@@ -1,6 +1,6 @@
 import type { ByteSource } from '../source.js';
 import { readExact } from './bytes.js';
-import { corrupt, type BatchInflate, type Decompressor } from './decompress.js';
+import { corrupt, type BlockRun, type BlockRunResult, type Decompressor, type ReadBlockRun } from './decompress.js';
 import { squashError } from './errors.js';
 import type { FileLayout } from './inode.js';
 import type { FragmentTable } from './tables.js';
@@ -15,25 +15,15 @@ const NO_FRAGMENT = 0xffffffff;
 const READ_AHEAD = 256 * 1024;
 /** Decoded fragment blocks kept per image: small files sharing a fragment block decode it once. */
 const FRAGMENT_CACHE = 4;
-/** Decoded bytes per batch sent to a BatchInflate: amortizes a message over many small blocks. */
-const BATCH_OUT = 256 * 1024;
-/** Batches in flight per open stream: enough to keep two inflate workers busy, and bounded. */
-const IN_FLIGHT = 6;
-/** Fewer compressed blocks than this are inflated inline: a round trip would cost more. */
-const MIN_BATCHED = 8;
+/** Decoded bytes per run handed to a ReadBlockRun: one message per ~this much data. */
+const RUN_OUT = 512 * 1024;
+/** Runs in flight per open stream: enough to keep the decoding threads busy on one large file, and bounded. */
+const IN_FLIGHT = 4;
 
-/** One batch of a file's blocks, decoded; `error` is thrown after yielding `blocks`, as the inline path would. */
+/** One run of a file's blocks, decoded; `error` is thrown after yielding `blocks`, as the inline path would. */
 interface Step {
   blocks: Uint8Array[];
   error?: unknown;
-}
-
-interface Planned {
-  index: number;
-  word: number;
-  /** Offset in the batch's read, and length on disk. */
-  at: number;
-  len: number;
 }
 
 function onDiskSize(word: number): number {
@@ -42,38 +32,49 @@ function onDiskSize(word: number): number {
 
 /** Everything a file's bytes are read through; one per opened image. */
 export class DataReader {
-  private readonly fragmentCache = new Map<number, Uint8Array>();
+  private readonly fragmentCache = new Map<number, Promise<Uint8Array>>();
 
   constructor(
     private readonly src: ByteSource,
     private readonly sb: Superblock,
     private readonly decompress: Decompressor,
     private readonly fragments: FragmentTable,
-    private readonly batchInflate?: BatchInflate,
+    private readonly readRun?: ReadBlockRun,
   ) {}
 
-  private async fragmentBlock(index: number, where: string): Promise<Uint8Array> {
+  /** Cached as a promise: files read at once (see formats/read-ahead.ts) that share a fragment block decode it once. */
+  private fragmentBlock(index: number, where: string): Promise<Uint8Array> {
     const hit = this.fragmentCache.get(index);
     if (hit) {
       this.fragmentCache.delete(index);
       this.fragmentCache.set(index, hit);
       return hit;
     }
+    const block = this.decodeFragment(index, where);
+    this.fragmentCache.set(index, block);
+    // A failed decode is not kept: the error belongs to the read that met it.
+    block.catch(() => this.fragmentCache.get(index) === block && this.fragmentCache.delete(index));
+    if (this.fragmentCache.size > FRAGMENT_CACHE) this.fragmentCache.delete(this.fragmentCache.keys().next().value!);
+    return block;
+  }
+
+  private async decodeFragment(index: number, where: string): Promise<Uint8Array> {
     const { start, size } = await this.fragments.entry(index);
     const len = onDiskSize(size);
     if (len === 0 || len > this.sb.blockSize) throw squashError(`${where}: fragment ${index} has invalid size ${len}`);
     if (start + len > this.sb.bytesUsed) throw squashError(`${where}: fragment ${index} at ${start} (+${len}) lies outside the image`);
+    const what = `${where}: fragment ${index}`;
+    if (this.readRun) {
+      const r = await this.run(this.readRun, { start, span: len, words: Uint32Array.of(size), wants: Uint32Array.of(0), maxOut: this.sb.blockSize }, `fragment ${index}`);
+      if (r.error) throw corrupt(what, new Error(r.error.message));
+      return r.out.subarray(0, r.lengths[0]);
+    }
     const raw = await readExact(this.src, start, len, `fragment ${index}`);
-    const data = size & UNCOMPRESSED ? raw : this.decompress.decode(raw, this.sb.blockSize, `${where}: fragment ${index}`);
-    this.fragmentCache.set(index, data);
-    if (this.fragmentCache.size > FRAGMENT_CACHE) this.fragmentCache.delete(this.fragmentCache.keys().next().value!);
-    return data;
+    return size & UNCOMPRESSED ? raw : this.decompress.decode(raw, this.sb.blockSize, what);
   }
 
   read(file: FileLayout, where: string): AsyncGenerator<Uint8Array> {
-    // Only small blocks gain from batching: a batch of large blocks would be too few to send off.
-    const batched = this.batchInflate && Math.floor(BATCH_OUT / this.sb.blockSize) >= MIN_BATCHED;
-    return batched ? this.readBatched(file, where, this.batchInflate!) : this.readInline(file, where);
+    return this.readRun ? this.readRuns(file, where, this.readRun) : this.readInline(file, where);
   }
 
   private async *readInline(file: FileLayout, where: string): AsyncGenerator<Uint8Array> {
@@ -115,38 +116,35 @@ export class DataReader {
   }
 
   /**
-   * Same blocks and errors as readInline, but runs of consecutive blocks are read with one read and
-   * inflated by `inflate` in batches, a few batches ahead of the consumer.
+   * Same blocks and errors as readInline, but runs of consecutive blocks are read and decoded by
+   * `readRun` (off this thread), a few runs ahead of the consumer.
    */
-  private async *readBatched(file: FileLayout, where: string, inflate: BatchInflate): AsyncGenerator<Uint8Array> {
+  private async *readRuns(file: FileLayout, where: string, readRun: ReadBlockRun): AsyncGenerator<Uint8Array> {
     const bs = this.sb.blockSize;
     const end = this.sb.bytesUsed;
     const sizes = file.blockSizes;
-    const maxBlocks = Math.max(1, Math.floor(BATCH_OUT / bs));
+    const maxBlocks = Math.max(1, Math.floor(RUN_OUT / bs));
     let next = 0;
     let pos = file.blocksStart;
     const plan = (): Promise<Step> => {
       const first = next;
       const start = pos;
-      const items: Planned[] = [];
       let span = 0;
       let invalid: Error | undefined;
       while (next < sizes.length && next - first < maxBlocks) {
-        const word = sizes[next]!;
-        const len = onDiskSize(word);
+        const len = onDiskSize(sizes[next]!);
         if (len > bs) invalid = squashError(`${where}: block ${next} claims ${len} bytes, more than the block size ${bs}`);
         else if (pos + len > end) invalid = squashError(`${where}: block ${next} at ${pos} (+${len}) lies outside the image`);
         if (invalid) {
           next = sizes.length; // nothing after a bad block is planned
           break;
         }
-        if (span > 0 && span + len > READ_AHEAD) break;
-        items.push({ index: next, word, at: span, len });
+        if (span > 0 && span + len > Math.max(READ_AHEAD, RUN_OUT)) break;
         span += len;
         pos += len;
         next++;
       }
-      return this.decodeBatch(file, where, inflate, start, span, items, invalid);
+      return this.decodeRun(file, where, readRun, first, next - first, start, span, invalid);
     };
     const queue: Promise<Step>[] = [];
     const fill = (): void => {
@@ -156,40 +154,50 @@ export class DataReader {
     while (queue.length > 0) {
       const step = await queue.shift()!;
       fill();
-      for (const block of joinAdjacent(step.blocks)) yield block;
+      yield* step.blocks;
       if (step.error !== undefined) throw step.error;
     }
     yield* this.tail(file, where);
   }
 
-  /** Never rejects: a failure comes back as Step.error, so batches abandoned by a consumer leave no unhandled rejection. */
-  private async decodeBatch(file: FileLayout, where: string, inflate: BatchInflate, start: number, span: number, items: Planned[], invalid: Error | undefined): Promise<Step> {
+  /** A run through `readRun`, with the bounds check and errors of readExact. */
+  private async run(readRun: ReadBlockRun, run: BlockRun, what: string): Promise<BlockRunResult> {
+    if (run.start + run.span > this.src.size) throw squashError(`${what} at ${run.start} (+${run.span}) lies outside the image (${this.src.size} bytes)`);
+    try {
+      return await readRun(run);
+    } catch (err) {
+      throw squashError(`${what} at ${run.start}: ${(err as Error).message}`, err);
+    }
+  }
+
+  /** Never rejects: a failure comes back as Step.error, so runs abandoned by a consumer leave no unhandled rejection. */
+  private async decodeRun(file: FileLayout, where: string, readRun: ReadBlockRun, first: number, count: number, start: number, span: number, invalid: Error | undefined): Promise<Step> {
     const bs = this.sb.blockSize;
     const blocks: Uint8Array[] = [];
     try {
-      const chunk = span > 0 ? await readExact(this.src, start, span, `${where}: data`) : new Uint8Array(0);
-      const packed = items.filter((it) => it.len > 0 && !(it.word & UNCOMPRESSED));
-      const raw = (it: Planned): Uint8Array => chunk.subarray(it.at, it.at + it.len);
-      let batch: { result: Awaited<ReturnType<BatchInflate>>; slot: Map<Planned, number> } | undefined;
-      if (packed.length >= MIN_BATCHED) {
-        batch = { result: await inflate(packed.map(raw), bs), slot: new Map(packed.map((it, k) => [it, k])) };
-      }
-      for (const it of items) {
-        const want = Math.min(bs, file.size - it.index * bs);
-        const what = `${where}: block ${it.index}`;
-        let block: Uint8Array;
-        if (it.len === 0) block = new Uint8Array(want);
-        else if (it.word & UNCOMPRESSED) block = raw(it);
-        else if (batch) {
-          const k = batch.slot.get(it)!;
-          const out = batch.result.out[k];
-          if (out === undefined) {
-            const e = batch.result.error;
-            throw corrupt(what, new Error(e && e.index === k ? e.message : 'inflater returned no data'));
+      if (count > 0) {
+        const words = file.blockSizes.subarray(first, first + count);
+        const wants = new Uint32Array(count);
+        for (let k = 0; k < count; k++) wants[k] = Math.min(bs, file.size - (first + k) * bs);
+        const r = await this.run(readRun, { start, span, words, wants, maxOut: bs }, `${where}: data`);
+        let at = 0;
+        let good = 0;
+        for (let k = 0; k < count; k++) {
+          const what = `${where}: block ${first + k}`;
+          if (r.error && r.error.index === k) {
+            if (good > 0) blocks.push(r.out.subarray(0, at));
+            throw words[k]! & UNCOMPRESSED ? squashError(`${what}: ${r.error.message}`) : corrupt(what, new Error(r.error.message));
           }
-          block = out;
-        } else block = this.decompress.decode(raw(it), bs, what);
-        blocks.push(checkLength(block, want, what));
+          const n = r.lengths[k]!;
+          if (n !== wants[k]) {
+            if (good > 0) blocks.push(r.out.subarray(0, at));
+            checkLength(r.out.subarray(at, at + n), wants[k]!, what);
+          }
+          at += n;
+          good++;
+        }
+        // One chunk for the whole run: the blocks lie back to back in the run's buffer.
+        blocks.push(r.out.subarray(0, at));
       }
     } catch (error) {
       return { blocks, error };
@@ -207,18 +215,6 @@ export class DataReader {
       yield block.slice(off, off + tail);
     }
   }
-}
-
-/** Blocks that sit back to back in one buffer (a batch's inflated output, a run of stored blocks) go out as one chunk: fewer async steps per byte. */
-function joinAdjacent(blocks: Uint8Array[]): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  for (const b of blocks) {
-    const last = out[out.length - 1];
-    if (last && last.buffer === b.buffer && last.byteOffset + last.length === b.byteOffset) {
-      out[out.length - 1] = new Uint8Array(b.buffer, last.byteOffset, last.length + b.length);
-    } else out.push(b);
-  }
-  return out;
 }
 
 function checkLength(data: Uint8Array, want: number, what: string): Uint8Array {

@@ -6,7 +6,7 @@
 import type { Entry } from '../entry.js';
 import type { ByteSource } from '../source.js';
 import { readExact } from './bytes.js';
-import { decompressorFor, type BatchInflate } from './decompress.js';
+import { decompressorFor, type ReadBlockRun } from './decompress.js';
 import { readDirectory, type DirEntry } from './directory.js';
 import { squashError } from './errors.js';
 import { DataReader } from './file-data.js';
@@ -32,14 +32,14 @@ export interface Squashfs {
 /** Deeper trees than this are refused: a guard against corrupt images, far past real ones. */
 const MAX_DEPTH = 1024;
 
-export type { BatchInflate, BatchResult } from './decompress.js';
+export type { BlockRun, BlockRunResult, ReadBlockRun } from './decompress.js';
 
 export interface SquashfsOptions {
   /**
-   * Inflates file data blocks of gzip images in batches (e.g. on worker threads, see
-   * src/io/inflate-pool.ts). Without it every block is inflated inline, synchronously.
+   * Reads and inflates runs of file data blocks of a gzip image elsewhere (worker threads reading the
+   * same file, see src/io/block-pool.ts). Without it every block is read and inflated inline.
    */
-  batchInflate?: BatchInflate;
+  readBlockRun?: ReadBlockRun;
 }
 
 export async function openSquashfs(src: ByteSource, options: SquashfsOptions = {}): Promise<Squashfs> {
@@ -49,7 +49,7 @@ export async function openSquashfs(src: ByteSource, options: SquashfsOptions = {
   const meta = new MetadataReader(src, decompress, sb.bytesUsed);
   const ids = await readIdTable(src, meta, sb);
   const fragments = await FragmentTable.open(src, meta, sb);
-  const data = new DataReader(src, sb, decompress, fragments, sb.compressor === 'gzip' ? options.batchInflate : undefined);
+  const data = new DataReader(src, sb, decompress, fragments, sb.compressor === 'gzip' ? options.readBlockRun : undefined);
   return {
     info: {
       compressor: sb.compressor,

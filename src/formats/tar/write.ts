@@ -1,6 +1,6 @@
 import { FormatError } from '../../errors.js';
 import type { Entry, EntryKind } from '../entry.js';
-import { entryBody, planEntries } from '../write-plan.js';
+import { bodiesInOrder, planEntries, type PlannedEntry } from '../write-plan.js';
 import { BLOCK, F, octalMax, paxRecord, putOctal, putString, sealChecksum } from './header.js';
 
 export interface TarOptions {
@@ -69,6 +69,16 @@ export async function* writeTar(
   for (const w of opts.whiteouts ?? []) all.push(whiteoutEntry(w, opts.mtime ?? 0));
   for (const d of opts.opaque ?? []) all.push(marker(`${d}/.wh..wh..opq`, opts.mtime ?? 0));
   const plan = await planEntries(all, 'tar');
+  const bodies = bodiesInOrder(plan, (p) => p.entry.kind === 'file' && p.linkTo === undefined, 'tar');
+  try {
+    yield* entriesOf(plan, bodies, opts);
+  } finally {
+    await bodies.close();
+  }
+  yield new Uint8Array(2 * BLOCK);
+}
+
+async function* entriesOf(plan: PlannedEntry[], bodies: ReturnType<typeof bodiesInOrder>, opts: TarOptions): AsyncGenerator<Uint8Array> {
   for (const { entry: e, linkTo } of plan) {
     if (e.kind === 'socket') continue;
     if (e.kind === 'hardlink') throw new FormatError('tar', `${e.path}: unresolved hard link`);
@@ -131,12 +141,11 @@ export async function* writeTar(
       devminor: isDev ? e.devminor ?? 0 : 0,
     });
     if (type === '0') {
-      for await (const b of entryBody(e, 'tar')) yield b;
+      for await (const b of bodies.next(e)) yield b;
       const p = padding(size);
       if (p) yield p;
     }
   }
-  yield new Uint8Array(2 * BLOCK);
 }
 
 /** Cuts to at most n bytes without splitting a UTF-8 sequence (the full value is in the PAX record). */
