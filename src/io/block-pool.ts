@@ -64,8 +64,11 @@ function fdOf(path) {
   if (fds.size > MAX_FDS) { const [p, old] = fds.entries().next().value; fds.delete(p); fs.closeSync(old); }
   return fd;
 }
+// One input buffer per worker, reused: a run's compressed bytes live only while it is decoded.
+let scratch = Buffer.allocUnsafeSlow(1024 * 1024);
 function readSpan(path, start, span) {
-  const b = Buffer.allocUnsafe(span);
+  if (scratch.length < span) scratch = Buffer.allocUnsafeSlow(span);
+  const b = scratch.subarray(0, span);
   const fd = fdOf(path);
   let done = 0;
   while (done < span) {

@@ -77,6 +77,7 @@ export class DataReader {
     return this.readRun ? this.readRuns(file, where, this.readRun) : this.readInline(file, where);
   }
 
+  /** Without a ReadBlockRun (lz4 images, DBCO_INFLATE=inline): every block read and decoded on this thread. */
   private async *readInline(file: FileLayout, where: string): AsyncGenerator<Uint8Array> {
     const bs = this.sb.blockSize;
     const end = this.sb.bytesUsed;
@@ -107,7 +108,6 @@ export class DataReader {
         const raw = chunk.subarray(pos - chunkStart, pos - chunkStart + len);
         pos += len;
         const what = `${where}: block ${i}`;
-        // Inline inflateSync: measured no slower than thread-pool inflate with a few blocks in flight.
         block = checkLength(word & UNCOMPRESSED ? raw : this.decompress.decode(raw, bs, what), want, what);
       }
       yield block;
@@ -176,7 +176,8 @@ export class DataReader {
     const blocks: Uint8Array[] = [];
     try {
       if (count > 0) {
-        const words = file.blockSizes.subarray(first, first + count);
+        // A copy of just these words: a view would carry its whole buffer across to the worker.
+        const words = file.blockSizes.slice(first, first + count);
         const wants = new Uint32Array(count);
         for (let k = 0; k < count; k++) wants[k] = Math.min(bs, file.size - (first + k) * bs);
         const r = await this.run(readRun, { start, span, words, wants, maxOut: bs }, `${where}: data`);
