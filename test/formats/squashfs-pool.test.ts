@@ -76,6 +76,11 @@ beforeAll(() => {
     images.set(`generated -b ${bs}`, readFileSync(image));
     files.set(`generated -b ${bs}`, image);
   }
+  // Data stored uncompressed (-noD): runs of stored and sparse blocks only, which are read without the workers.
+  const stored = path.join(tmp.dir, 'gen-noD.sqfs');
+  execFileSync('mksquashfs', [tree, stored, '-noappend', '-no-progress', '-quiet', '-comp', 'gzip', '-b', '4K', '-noD'], { stdio: 'ignore' });
+  images.set('generated -b 4K -noD', readFileSync(stored));
+  files.set('generated -b 4K -noD', stored);
   const tczs = sharedTczs();
   expect(tczs.length).toBeGreaterThan(0);
   // The largest few real tczs: the most blocks per file.
@@ -92,7 +97,7 @@ afterAll(async () => {
 
 describe('squashfs reader with the worker inflate pool', () => {
   test('reads generated images and real tczs exactly as the inline path does, from bytes and from the file', async () => {
-    expect(images.size).toBeGreaterThanOrEqual(4);
+    expect(images.size).toBeGreaterThanOrEqual(5);
     for (const [name, image] of images) {
       const inline = await listing(image, {});
       const fromBytes = await listing(image, { readBlockRun: pool.forSource(bufferSource(image)) });

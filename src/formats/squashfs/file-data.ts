@@ -170,6 +170,21 @@ export class DataReader {
     }
   }
 
+  /** A run of stored and sparse blocks, read on this thread into one buffer, laid out as a ReadBlockRun would. */
+  private async storedRun(start: number, span: number, words: Uint32Array, wants: Uint32Array, what: string): Promise<BlockRunResult> {
+    const raw = await readExact(this.src, start, span, what);
+    const sparse = (k: number): boolean => onDiskSize(words[k]!) === 0;
+    const lengths = Int32Array.from(words, (w, k) => (sparse(k) ? wants[k]! : onDiskSize(w)));
+    if (!words.some((_, k) => sparse(k))) return { out: raw, lengths };
+    const out = new Uint8Array(lengths.reduce((a, b) => a + b, 0));
+    for (let k = 0, from = 0, at = 0; k < words.length; at += lengths[k]!, k++) {
+      if (sparse(k)) continue; // zeros already
+      out.set(raw.subarray(from, from + lengths[k]!), at);
+      from += lengths[k]!;
+    }
+    return { out, lengths };
+  }
+
   /** Never rejects: a failure comes back as Step.error, so runs abandoned by a consumer leave no unhandled rejection. */
   private async decodeRun(file: FileLayout, where: string, readRun: ReadBlockRun, first: number, count: number, start: number, span: number, invalid: Error | undefined): Promise<Step> {
     const bs = this.sb.blockSize;
@@ -180,7 +195,8 @@ export class DataReader {
         const words = file.blockSizes.slice(first, first + count);
         const wants = new Uint32Array(count);
         for (let k = 0; k < count; k++) wants[k] = Math.min(bs, file.size - (first + k) * bs);
-        const r = await this.run(readRun, { start, span, words, wants, maxOut: bs }, `${where}: data`);
+        // Nothing to inflate (incompressible data is stored as is): a plain read here beats a round trip.
+        const r = words.every((w) => w & UNCOMPRESSED || onDiskSize(w) === 0) ? await this.storedRun(start, span, words, wants, `${where}: data`) : await this.run(readRun, { start, span, words, wants, maxOut: bs }, `${where}: data`);
         let at = 0;
         let good = 0;
         for (let k = 0; k < count; k++) {
