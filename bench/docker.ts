@@ -227,6 +227,8 @@ export async function run(): Promise<BenchSection> {
       'time per layer it registers, one after another, while the shell way hands it one layer. dbco overlaps its own work with',
       'that: the layers built so far go in as an intermediate image while the rest are built, later loads leave their blobs out',
       'and the intermediate images are removed (the final image and its ID are the same as with one load).',
+      'Where the engine\'s per-layer time goes (perf traces: most of it is the Go start-up of the dockerd it re-executes per layer)',
+      'and what does not change it: [docker-load.md](docker-load.md).',
     ].join('\n'),
   };
 }
