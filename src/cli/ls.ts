@@ -55,7 +55,8 @@ async function* entriesOf(file: string, bodies: boolean): AsyncGenerator<StreamE
   try {
     head = await src.read(0, 512);
     if (head.length >= 4 && Buffer.from(head.subarray(0, 4)).toString('latin1') === 'hsqs') {
-      const fs = await openSquashfs(src, { readBlockRun: sharedBlockPool()?.forFile(file) });
+      // Listing alone reads no file data: the worker pool is started only when bodies are hashed.
+      const fs = await openSquashfs(src, { readBlockRun: bodies ? sharedBlockPool()?.forFile(file) : undefined });
       if (bodies) yield* readAhead(fs.entries());
       else for await (const e of fs.entries()) yield { entry: e, body: e.open ? e.open() : (async function* () {})() };
       return;
