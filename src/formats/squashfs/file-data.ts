@@ -198,20 +198,18 @@ export class DataReader {
         // Nothing to inflate (incompressible data is stored as is): a plain read here beats a round trip.
         const r = words.every((w) => w & UNCOMPRESSED || onDiskSize(w) === 0) ? await this.storedRun(start, span, words, wants, `${where}: data`) : await this.run(readRun, { start, span, words, wants, maxOut: bs }, `${where}: data`);
         let at = 0;
-        let good = 0;
         for (let k = 0; k < count; k++) {
           const what = `${where}: block ${first + k}`;
           if (r.error && r.error.index === k) {
-            if (good > 0) blocks.push(r.out.subarray(0, at));
+            if (at > 0) blocks.push(r.out.subarray(0, at)); // the good blocks before this one
             throw words[k]! & UNCOMPRESSED ? squashError(`${what}: ${r.error.message}`) : corrupt(what, new Error(r.error.message));
           }
           const n = r.lengths[k]!;
           if (n !== wants[k]) {
-            if (good > 0) blocks.push(r.out.subarray(0, at));
+            if (at > 0) blocks.push(r.out.subarray(0, at)); // the good blocks before this one
             checkLength(r.out.subarray(at, at + n), wants[k]!, what);
           }
           at += n;
-          good++;
         }
         // One chunk for the whole run: the blocks lie back to back in the run's buffer.
         blocks.push(r.out.subarray(0, at));
