@@ -1,5 +1,5 @@
 import { consoleLogger } from '../io/console-logger.js';
-import type { Logger } from '../pipeline/prepare.js';
+import type { Logger } from '../io/logger.js';
 
 /**
  * Progress and notes go to stderr, so stdout carries only results (image ID, tag) for scripts. On a

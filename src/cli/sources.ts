@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { SourceOptions } from '../pipeline/prepare.js';
+import type { SourceOptions } from '../resolve/prepared.js';
 import { fetchSession, openSession, resolveSession } from '../resolve/session.js';
 import { extensionDifferences, writeLock } from '../resolve/lock.js';
 import { OfflineError } from '../errors.js';

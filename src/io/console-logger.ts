@@ -1,4 +1,4 @@
-import type { Logger } from '../pipeline/prepare.js';
+import type { Logger } from './logger.js';
 
 function human(n: number): string {
   if (n < 1024) return `${n} B`;

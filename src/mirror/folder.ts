@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { Cache } from '../cache/index.js';
 import { openReadStream } from '../io/read-file-stream.js';
 import { DigestMismatchError, FetchError } from '../errors.js';
-import type { CachedFile, Logger } from '../pipeline/prepare.js';
+import type { CachedFile } from '../cache/cached-file.js';
+import type { Logger } from '../io/logger.js';
 import type { Expected, MirrorSource } from './types.js';
 import { checkDigests, checkRelPath, parseMd5Txt, satisfies, toCachedFile } from './verify.js';
 

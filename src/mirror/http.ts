@@ -1,7 +1,8 @@
 import { Cache, metadataMaxAgeMs } from '../cache/index.js';
 import { DigestMismatchError, OfflineError } from '../errors.js';
 import { Semaphore } from '../io/semaphore.js';
-import type { CachedFile, Logger } from '../pipeline/prepare.js';
+import type { CachedFile } from '../cache/cached-file.js';
+import type { Logger } from '../io/logger.js';
 import { DEFAULT_RETRY, MemorySink, download, exists, type RetryPolicy } from './download.js';
 import { FetchProgress } from './progress.js';
 import type { Expected, MirrorSource } from './types.js';

@@ -1,4 +1,4 @@
-import type { Logger } from '../pipeline/prepare.js';
+import type { Logger } from '../io/logger.js';
 
 /**
  * Download progress of one mirror. On a TTY it feeds `log.progress` (one updating line: files done,

@@ -3,7 +3,7 @@
  * from: an http(s) mirror, a local folder in mirror layout, or a TC ISO. Paths are mirror-relative,
  * e.g. '6.x/x86_64/tcz/openssh.tcz' or '6.x/x86_64/release/distribution_files/rootfs64.gz'.
  */
-import type { CachedFile } from '../pipeline/prepare.js';
+import type { CachedFile } from '../cache/cached-file.js';
 
 export interface Expected {
   md5?: string;

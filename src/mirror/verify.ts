@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { DigestMismatchError, FetchError } from '../errors.js';
 import type { BlobInfo, Cache, IndexRecord } from '../cache/index.js';
-import type { CachedFile } from '../pipeline/prepare.js';
+import type { CachedFile } from '../cache/cached-file.js';
 import type { Expected } from './types.js';
 
 /** The md5 in a TC `.md5.txt` (`<md5>  NAME`), lower-cased. */

@@ -1,5 +1,5 @@
 import type { Cache } from '../cache/index.js';
-import type { CachedFile } from '../pipeline/prepare.js';
+import type { CachedFile } from '../cache/cached-file.js';
 import type { Expected, MirrorSource } from '../mirror/types.js';
 import type { DepSource } from './resolver.js';
 

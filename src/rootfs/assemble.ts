@@ -1,6 +1,7 @@
 import type { Cache } from '../cache/index.js';
 import { RecipeError } from '../errors.js';
-import type { Logger, PreparedInputs } from '../pipeline/prepare.js';
+import type { Logger } from '../io/logger.js';
+import type { PreparedInputs } from '../resolve/prepared.js';
 import { baseLayer } from './base-layer.js';
 import { applyLayerBudget } from './budget.js';
 import { configLayer, type SetupMode } from './config-layer.js';

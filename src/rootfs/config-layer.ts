@@ -5,7 +5,7 @@ import path from 'node:path';
 import { RecipeError, UnsafePathError } from '../errors.js';
 import { comparePaths, type Entry } from '../formats/entry.js';
 import { safePath } from '../formats/path.js';
-import type { PreparedInputs } from '../pipeline/prepare.js';
+import type { PreparedInputs } from '../resolve/prepared.js';
 import { EntryTree } from './entry-tree.js';
 import { LAYER_FORMAT } from './layer-format.js';
 import type { Layer } from './layer.js';

@@ -3,7 +3,7 @@ import { readJsonRecord } from '../io/json-record.js';
 import type { Entry, EntryMeta } from '../formats/entry.js';
 import { openSquashfs } from '../formats/squashfs/index.js';
 import { FormatError } from '../errors.js';
-import type { PreparedExtension } from '../pipeline/prepare.js';
+import type { PreparedExtension } from '../resolve/prepared.js';
 import { withMtime } from './base-layer.js';
 import { derivedPath, writeAtomic } from './derived-store.js';
 import { normalizeEntries } from './flatten.js';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cache, defaultCacheDir } from '../../src/cache/index.js';
 import { FetchError, OfflineError } from '../../src/errors.js';
 import { DEFAULT_MIRROR, openMirror } from '../../src/mirror/index.js';
-import type { Logger } from '../../src/pipeline/prepare.js';
+import type { Logger } from '../../src/io/logger.js';
 import { serveFolder } from '../helpers/static-server.js';
 import { sharedMirror, tempDir } from '../helpers/env.js';
 import { assertCacheSound } from './cache-walk.js';

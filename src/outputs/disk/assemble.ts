@@ -8,7 +8,7 @@ import path from 'node:path';
 import { FormatError } from '../../errors.js';
 import { buildMbr, SECTOR } from '../../formats/disk/mbr.js';
 import { patchBootImg, patchCoreImg } from '../../formats/disk/grub-embed.js';
-import type { Logger } from '../../pipeline/prepare.js';
+import type { Logger } from '../../io/logger.js';
 import { buildCoreImg, grubConfig, readBootImg, stageGrubDir } from './grub.js';
 import { diskIds } from './ids.js';
 import { normalizeExtPartition } from './ext-normalize.js';

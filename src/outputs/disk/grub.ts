@@ -5,7 +5,7 @@
 import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ToolError } from '../../errors.js';
-import type { Logger } from '../../pipeline/prepare.js';
+import type { Logger } from '../../io/logger.js';
 import { runTool } from './tools.js';
 
 export const GRUB_PC_DIR = process.env.DBCO_GRUB_PC_DIR ?? '/usr/lib/grub/i386-pc';

@@ -12,7 +12,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
 import type { Entry } from '../../formats/entry.js';
-import type { PreparedInputs } from '../../pipeline/prepare.js';
+import type { PreparedInputs } from '../../resolve/prepared.js';
 import { flattenLayers } from '../../rootfs/flatten.js';
 import { writeInitramfs } from '../../rootfs/initramfs.js';
 import type { Layer } from '../../rootfs/layer.js';

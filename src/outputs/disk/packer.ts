@@ -9,7 +9,7 @@ import { createReadStream } from 'node:fs';
 import { readFile, writeFile, appendFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ToolError } from '../../errors.js';
-import type { Logger } from '../../pipeline/prepare.js';
+import type { Logger } from '../../io/logger.js';
 import { PROVISION_DONE, PROVISION_EXIT } from './hooks.js';
 import { runTool } from './tools.js';
 

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { ToolError } from '../../errors.js';
-import type { Logger } from '../../pipeline/prepare.js';
+import type { Logger } from '../../io/logger.js';
 
 const HINTS: Record<string, string> = {
   'mke2fs': 'apt-get install e2fsprogs',

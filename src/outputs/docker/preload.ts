@@ -1,4 +1,4 @@
-import type { Logger } from '../../pipeline/prepare.js';
+import type { Logger } from '../../io/logger.js';
 import type { ImageConfig } from './config.js';
 import { writeImageArchive, type ArchiveLayer } from './archive.js';
 import { imageExists, loadArchive, removeReference, type Engine } from './engine.js';

@@ -1,7 +1,7 @@
 import type { Entry } from '../../formats/entry.js';
 import { readTar } from '../../formats/tar/index.js';
 import { DockerError } from '../../errors.js';
-import type { Logger } from '../../pipeline/prepare.js';
+import type { Logger } from '../../io/logger.js';
 import type { Layer } from '../../rootfs/layer.js';
 import { diffSetupLayer } from './setup-diff.js';
 import type { Engine } from './engine.js';

@@ -1,0 +1,39 @@
+/**
+ * What the first half of every build (src/pipeline/prepare.ts) hands later stages: local, verified files in
+ * install order. Defined here, where the resolver produces it, so no stage imports upward.
+ */
+import type { Recipe } from '../recipe/schema.js';
+import type { CachedFile } from '../cache/cached-file.js';
+import type { Logger } from '../io/logger.js';
+
+export interface SourceOptions {
+  mirror?: string;
+  cache?: string;
+  offline?: boolean;
+  frozen?: boolean;
+  log?: Logger;
+}
+
+export interface PreparedExtension {
+  /** File name with .tcz, e.g. 'openssh.tcz' (KERNEL already substituted). */
+  name: string;
+  file: CachedFile;
+  /** Direct dependencies as named in its .dep (cleaned, .tcz appended, KERNEL substituted). */
+  deps: string[];
+}
+
+export interface PreparedInputs {
+  recipe: Recipe;
+  recipePath: string;
+  /** Folder that relative `files[].src` paths resolve against. */
+  recipeDir: string;
+  /** sha256 of the recipe file's bytes. */
+  recipeDigest: string;
+  /** sha256 of the canonical lock JSON (labels use it). */
+  lockDigest: string;
+  base: CachedFile;
+  kernel?: CachedFile;
+  kernelVersion?: string;
+  /** Dependencies before dependants, the order tce-load installs them. */
+  extensions: PreparedExtension[];
+}
