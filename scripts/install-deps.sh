@@ -26,6 +26,7 @@ have hyperfine   || need+=(hyperfine)
 have gcc         || need+=(gcc)    # test/docker compiles libc-free x86_64 fixture programs
 [ -e /usr/lib/x86_64-linux-gnu/libc.so ] || need+=(libc6-dev)
 have setfattr    || need+=(attr)   # squashfs tests put xattrs on trees so mksquashfs writes extended inodes
+have htpasswd    || need+=(apache2-utils)  # test/registry: htpasswd -B for the registry's basic auth
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-deps: apt-get install ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -47,5 +48,18 @@ if [ ! -x "$I386_BUSYBOX_DIR/bin/busybox" ]; then
   (cd "$dl" && apt-get download -qq busybox-static:i386)
   mkdir -p "$I386_BUSYBOX_DIR"
   dpkg-deb -x "$dl"/busybox-static_*_i386.deb "$I386_BUSYBOX_DIR"
+  rm -rf "$dl"
+fi
+
+# test/registry starts Debian's docker-registry (distribution 2.8) itself, on a free port. Unpacked, not
+# installed: the package's postinst would start a system registry on :5000.
+REGISTRY_DIR=/var/cache/dbco-test/docker-registry
+if [ ! -x "$REGISTRY_DIR/usr/bin/docker-registry" ]; then
+  echo "install-deps: docker-registry into $REGISTRY_DIR"
+  apt-get update -qq || true
+  dl=$(mktemp -d)
+  (cd "$dl" && apt-get download -qq docker-registry)
+  mkdir -p "$REGISTRY_DIR"
+  dpkg-deb -x "$dl"/docker-registry_*.deb "$REGISTRY_DIR"
   rm -rf "$dl"
 fi

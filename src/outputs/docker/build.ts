@@ -12,7 +12,7 @@ import { buildEpoch } from '../../rootfs/epoch.js';
 import { SETUP_WRAPPER_PATH } from '../../rootfs/setup-wrapper.js';
 import type { Layer } from '../../rootfs/layer.js';
 import { buildImageConfig, type ConfigLayer } from './config.js';
-import { writeImageArchive, type ArchiveLayer } from './archive.js';
+import { writeImageArchive, type ArchiveInput, type ArchiveLayer } from './archive.js';
 import { connectEngine, imageExists, removeReference, tagImage, type Engine } from './engine.js';
 import { Loader } from './preload.js';
 import { cachedSetupLayer, storeSetupLayer } from './setup-store.js';
@@ -23,6 +23,8 @@ export interface DockerImageOptions {
   tag?: string;
   /** Write the archive here instead of loading it into the engine. */
   output?: string;
+  /** false: build only, load nothing (e.g. for a push); no engine is needed unless setup 'build' runs. */
+  load?: boolean;
   mirror?: string;
   cache?: string;
   offline?: boolean;
@@ -39,6 +41,8 @@ export interface DockerImageResult {
   /** true when the engine already had the image and only the tag was set. */
   alreadyLoaded: boolean;
   setupRan: boolean;
+  /** The image as the archive writer takes it (cached layer files + config): what a push reads. */
+  archive: ArchiveInput;
 }
 
 const silent: Logger = { info() {}, warn() {} };
@@ -63,7 +67,7 @@ export async function runDockerImage(recipePath: string, opts: DockerImageOption
   const tag = opts.tag ?? recipe.image?.tag ?? `${recipe.name}:latest`;
 
   // Ping before the long part, so a stopped daemon is reported in 2 s and not after the downloads.
-  let engine: Engine | undefined = opts.output ? undefined : await connectEngine();
+  let engine: Engine | undefined = opts.output || opts.load === false ? undefined : await connectEngine();
 
   const cacheRoot = opts.cache ?? defaultCacheDir();
   const cache = new Cache(cacheRoot);
@@ -120,10 +124,9 @@ export async function runDockerImage(recipePath: string, opts: DockerImageOption
     const config = buildImageConfig({ ...configInput, setupWrapper: setup === 'boot' ? SETUP_WRAPPER_PATH : undefined });
     const layers = configLayers.map((l, i) => ({ ...l, size: blobs[i]!.size, rebuilt: rebuilt[i]! }));
 
-    if (opts.output) {
-      await writeStreamAtomic(writeImageArchive({ config, layers: blobs, tags: [tag], mtime: epoch }), opts.output);
-      return { id: config.id, tag, layers, alreadyLoaded: false, setupRan };
-    }
+    const archive: ArchiveInput = { config, layers: blobs, tags: [tag], mtime: epoch };
+    if (opts.output) await writeStreamAtomic(writeImageArchive(archive), opts.output);
+    if (opts.output || opts.load === false) return { id: config.id, tag, layers, alreadyLoaded: false, setupRan, archive };
     engine ??= await connectEngine();
     const present = await imageExists(engine, config.id);
     if (!present) {
@@ -135,7 +138,7 @@ export async function runDockerImage(recipePath: string, opts: DockerImageOption
       }
     }
     await tagImage(engine, config.id, tag);
-    return { id: config.id, tag, layers, alreadyLoaded: present, setupRan };
+    return { id: config.id, tag, layers, alreadyLoaded: present, setupRan, archive };
   } finally {
     await loader?.cleanup();
   }
