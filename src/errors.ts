@@ -78,3 +78,10 @@ export class ToolError extends DbcoError {
     super('TOOL', `${tool}: ${message}`, options);
   }
 }
+
+/** A mistake in how dbco was called (exit 2), as opposed to a failed build (exit 1). */
+export class UsageError extends DbcoError {
+  constructor(message: string) {
+    super('USAGE', message);
+  }
+}

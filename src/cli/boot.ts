@@ -4,11 +4,7 @@ import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { DbcoError } from '../errors.js';
 import { diskFormat, kvmWorks, qemuArgs, qemuBinary, type Arch } from '../outputs/disk/qemu.js';
 import { findTool } from '../outputs/disk/tools.js';
-
-function memory(v: string): number {
-  if (!/^\d+$/.test(v) || Number(v) < 16) throw new InvalidArgumentError('expected MiB, at least 16');
-  return Number(v);
-}
+import { memoryOption, quietOption } from './flags.js';
 
 function arch(v: string): Arch {
   if (v !== 'x86' && v !== 'x86_64') throw new InvalidArgumentError('x86 or x86_64');
@@ -17,14 +13,14 @@ function arch(v: string): Arch {
 
 /** `dbco boot DISK`: the BIOS boots the disk (GRUB, no -kernel) with the serial console on this terminal. */
 export function registerBoot(program: Command): void {
-  program
+  const cmd = program
     .command('boot')
     .description('boot a disk made by `dbco image --disk` in QEMU, serial console on this terminal (Ctrl-A X quits)')
     .argument('<disk>', 'disk image (raw or qcow2)')
-    .option('--memory <mib>', 'guest memory in MiB', memory, 256)
     .option('--arch <arch>', 'x86 or x86_64', arch, 'x86_64')
-    .option('--snapshot', 'discard the guest\'s writes to the disk')
-    .action(async (disk: string, opts: { memory: number; arch: Arch; snapshot?: boolean }) => {
+    .option('--snapshot', 'discard the guest\'s writes to the disk');
+  quietOption(memoryOption(cmd, 'guest', 256))
+    .action(async (disk: string, opts: { memory: number; arch: Arch; snapshot?: boolean; quiet?: boolean }) => {
       if (!existsSync(disk)) throw new DbcoError('USAGE', `boot: ${disk}: no such file`);
       const bin = findTool(qemuBinary(opts.arch));
       const head = Buffer.alloc(4);
@@ -34,7 +30,8 @@ export function registerBoot(program: Command): void {
       const format = diskFormat(head);
       const kvm = await kvmWorks(disk, opts.arch, process.env, 6000, format);
       const args = qemuArgs(disk, { arch: opts.arch, memoryMiB: opts.memory, kvm, serial: 'stdio', snapshot: opts.snapshot, format });
-      process.stderr.write(`dbco: ${kvm ? 'KVM' : 'TCG (no usable KVM)'}: ${bin} ${args.join(' ')}\n`);
+      // Not an error: without KVM QEMU emulates the CPU (TCG), only slower.
+      if (!opts.quiet) process.stderr.write(`${kvm ? 'using KVM' : 'no usable KVM here: QEMU emulates the CPU (TCG, slower)'}: ${bin} ${args.join(' ')}\n`);
       const code = await new Promise<number>((resolve, reject) => {
         const child = spawn(bin, args, { stdio: 'inherit' });
         child.on('error', reject);

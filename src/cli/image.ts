@@ -1,4 +1,5 @@
-import { Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
+import { buildOptions, memoryOption, parsePositiveInt } from './flags.js';
 import { DbcoError } from '../errors.js';
 import type { DockerImageOptions } from '../outputs/docker/build.js';
 import { stderrLogger } from './log.js';
@@ -16,13 +17,8 @@ export interface ImageCommandOptions extends Omit<DockerImageOptions, 'log'> {
   quiet?: boolean;
 }
 
-export function parsePositiveInt(value: string): number {
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('expected a positive whole number');
-  return Number(value);
-}
-
 export function registerImage(program: Command): void {
-  program
+  const cmd = program
     .command('image')
     .description('build a Docker image (--docker) or a bootable disk (--disk) from a recipe')
     .argument('<recipe>', 'recipe YAML file')
@@ -30,17 +26,12 @@ export function registerImage(program: Command): void {
     .option('--disk', 'build a GRUB-bootable disk image')
     .option('-t, --tag <ref>', 'image reference (default: image.tag, else <name>:latest)')
     .option('-o, --output <file>', '--docker: write the image archive (docker load / OCI layout) here instead of loading it; --disk: the disk file')
-    .option('--mirror <url>', 'TC mirror URL or folder (overrides the recipe)')
-    .option('--cache <dir>', 'cache folder (default: DBCO_CACHE, else ./cache)')
-    .option('--offline', 'use only the cache; fail if something is missing')
-    .option('--frozen', 'fail unless the lock file matches the recipe exactly')
     .option('--max-layers <n>', 'most layers the image may have (default: image.max_layers, else 100)', parsePositiveInt)
     .option('--format <fmt>', '--disk: raw or qcow2')
     .option('--packer-template-only', '--disk: write the Packer template and stop')
     .option('--no-packer', '--disk: host-side assembly only, no VM stage')
     .option('--build-dir <dir>', '--disk: folder for the Packer template, logs and intermediate disks')
-    .option('--memory <mb>', '--disk: VM memory in MB for the Packer stage', parsePositiveInt)
-    .option('-q, --quiet', 'print only the result')
+  memoryOption(buildOptions(cmd), '--disk: VM')
     .action(async (recipePath: string, opts: ImageCommandOptions) => {
       if (Boolean(opts.docker) === Boolean(opts.disk)) {
         throw new DbcoError('USAGE', 'image: give exactly one of --docker or --disk');

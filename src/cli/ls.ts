@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { DbcoError } from '../errors.js';
 import { listLine } from '../formats/archive-list.js';
@@ -48,6 +49,7 @@ function streamOf(file: string, head: Uint8Array, chunks: AsyncIterable<Uint8Arr
  * `bodies`, a squashfs's upcoming small files are read ahead while the current one is hashed.
  */
 async function* entriesOf(file: string, bodies: boolean): AsyncGenerator<StreamEntry> {
+  if ((await stat(file).catch(() => null))?.isDirectory()) throw new DbcoError('IO', `${file}: is a folder, not an archive`);
   const src = await openFileSource(file).catch((err: NodeJS.ErrnoException) => {
     throw new DbcoError('IO', `${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
   });

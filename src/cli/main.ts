@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { DbcoError } from '../errors.js';
+import { checkPaths } from './flags.js';
 
 type Register = (program: Command) => void;
 
@@ -18,12 +20,23 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   schema: async () => (await import('./schema.js')).registerSchema,
 };
 
+/** Exit codes, as the README documents them. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, internal: 70 } as const;
+
+function version(): string {
+  // dist/src/cli/main.js and src/cli/main.ts both sit three folders below package.json.
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
 /** Entry point for bin/dbco.js. Returns the exit code; a DbcoError becomes one clear line on stderr. */
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('dbco')
     .description('Declarative Tiny Core Linux rootfs builder: recipe in, Docker image or bootable disk out')
+    .version(version(), '-V, --version', 'print the dbco version')
     .exitOverride()
-    .showHelpAfterError();
+    // A usage mistake is one line plus where to read more, not the whole help again.
+    .configureOutput({ outputError: (str, write) => write(str.replace(/^error: /, 'dbco: ')) });
   const only = argv[0] !== undefined ? COMMANDS[argv[0]] : undefined;
   const loaders = only ? [only] : Object.values(COMMANDS);
   const registered = new Set<Register>();
@@ -33,14 +46,26 @@ export async function main(argv: string[]): Promise<number> {
     registered.add(register);
     register(program);
   }
+  program.showHelpAfterError('see dbco --help');
+  for (const cmd of program.commands) {
+    cmd.showHelpAfterError(`see dbco ${cmd.name()} --help`);
+    cmd.configureOutput({ outputError: (str, write) => write(str.replace(/^error: /, 'dbco: ')) });
+  }
+  program.hook('preAction', (_self, action) => checkPaths(action.opts()));
+  if (argv.length === 0) {
+    // Bare `dbco` asks what dbco does: the help, on stdout, and success.
+    process.stdout.write(program.helpInformation());
+    return EXIT.ok;
+  }
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     if (err instanceof DbcoError) {
       console.error(`dbco: ${err.message}`);
-      return 1;
+      if (err.code === 'USAGE') console.error(`see dbco ${argv[0] && COMMANDS[argv[0]] ? `${argv[0]} ` : ''}--help`);
+      return err.code === 'USAGE' ? EXIT.usage : EXIT.failed;
     }
     throw err;
   }

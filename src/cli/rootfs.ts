@@ -8,6 +8,7 @@ import { buildEpoch } from '../rootfs/epoch.js';
 import { writeTar } from '../formats/tar/index.js';
 import { writeStreamAtomic } from '../outputs/docker/stream-file.js';
 import { stderrLogger } from './log.js';
+import { buildOptions } from './flags.js';
 
 interface RootfsOptions {
   output: string;
@@ -16,6 +17,7 @@ interface RootfsOptions {
   cache?: string;
   offline?: boolean;
   frozen?: boolean;
+  quiet?: boolean;
 }
 
 /**
@@ -23,18 +25,15 @@ interface RootfsOptions {
  * tar, e.g. for `docker build` with Dockerfile.base or for inspection.
  */
 export function registerRootfs(program: Command): void {
-  program
+  const cmd = program
     .command('rootfs')
     .description('write the assembled rootfs (or one layer of it) as a plain tar')
     .argument('<recipe>', 'recipe YAML file')
     .requiredOption('-o, --output <file>', 'tar file to write')
-    .option('--layer <id>', 'only this layer (base, ext:NAME.tcz, config); whiteouts stay as .wh. entries')
-    .option('--mirror <url>', 'TC mirror URL or folder (overrides the recipe)')
-    .option('--cache <dir>', 'cache folder (default: DBCO_CACHE, else ./cache)')
-    .option('--offline', 'use only the cache')
-    .option('--frozen', 'fail unless the lock file matches the recipe exactly')
+    .option('--layer <id>', 'only this layer (base, ext:NAME.tcz, config); whiteouts stay as .wh. entries');
+  buildOptions(cmd)
     .action(async (recipePath: string, opts: RootfsOptions) => {
-      const log = stderrLogger();
+      const log = stderrLogger(opts.quiet);
       const cacheRoot = opts.cache ?? defaultCacheDir();
       const cache = new Cache(cacheRoot);
       const inputs = await prepare(recipePath, { mirror: opts.mirror, cache: cacheRoot, offline: opts.offline, frozen: opts.frozen, log });

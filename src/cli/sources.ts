@@ -5,6 +5,7 @@ import { extensionDifferences, writeLock } from '../resolve/lock.js';
 import { OfflineError } from '../errors.js';
 import { formatTree } from '../resolve/tree.js';
 import { stderrLogger } from './log.js';
+import { buildOptions } from './flags.js';
 
 interface CommonFlags {
   mirror?: string;
@@ -15,12 +16,7 @@ interface CommonFlags {
 }
 
 function withCommon(cmd: Command): Command {
-  return cmd
-    .option('--mirror <url|dir>', 'TC mirror (default: $DBCO_MIRROR, recipe mirror, http://tinycorelinux.net)')
-    .option('--cache <dir>', 'cache folder (default: $DBCO_CACHE or ./cache)')
-    .option('--offline', 'use only the cache and the lock; fail naming what is missing')
-    .option('--frozen', 'refuse a resolution or recipe that differs from the lock')
-    .option('-q, --quiet', 'only warnings and errors on stderr');
+  return buildOptions(cmd);
 }
 
 function sourceOptions(f: CommonFlags): SourceOptions {
