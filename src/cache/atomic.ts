@@ -1,11 +1,90 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { mkdir, mkdtemp, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { DbcoError } from '../errors.js';
+import { interrupted, onInterrupt } from '../io/interrupt.js';
+
+/**
+ * The pid namespace this process lives in ('4026531836' from /proc/self/ns/pid), so a sweep judges the
+ * liveness of a temp file's writer only by a pid of its own namespace (a cache folder can be shared
+ * with a container). '0' where /proc does not tell.
+ */
+function pidNamespace(): string {
+  try {
+    return /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/pid'))?.[1] ?? '0';
+  } catch {
+    return '0';
+  }
+}
+
+const OWN_NS = pidNamespace();
+/** Every temp name starts with this: the writer's pid and pid namespace. */
+const OWN_PREFIX = `${process.pid}-${OWN_NS}-`;
+const NAME = /^\.?(\d+)-(\d+)-/;
+const watchedDirs = new Set<string>();
+
+/** On SIGINT/SIGTERM, removes this process's temp files from `dir` (synchronously: nothing runs in between). */
+function watchTempDir(dir: string): void {
+  if (watchedDirs.has(dir)) return;
+  watchedDirs.add(dir);
+  onInterrupt(() => removeOwnTemps(dir), `temp files in ${dir}`);
+}
+
+/** Removes this process's temp files (and temp folders) from `dir`. */
+export function removeOwnTemps(dir: string): number {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  let removed = 0;
+  for (const name of names) {
+    if (!name.startsWith(OWN_PREFIX) && !name.startsWith(`.${OWN_PREFIX}`)) continue;
+    rmSync(path.join(dir, name), { recursive: true, force: true });
+    removed++;
+  }
+  return removed;
+}
+
+function refuseWhenInterrupted(): void {
+  const signal = interrupted();
+  if (signal) throw new DbcoError('INTERRUPTED', `interrupted by ${signal}`);
+}
 
 /** A fresh, unguessable name inside `tmpDir`; the folder is created on demand. */
 export async function tempName(tmpDir: string): Promise<string> {
+  refuseWhenInterrupted();
   await mkdir(tmpDir, { recursive: true });
-  return path.join(tmpDir, `${process.pid}-${randomBytes(8).toString('hex')}`);
+  watchTempDir(tmpDir);
+  return path.join(tmpDir, `${OWN_PREFIX}${randomBytes(8).toString('hex')}`);
+}
+
+/** A fresh temp folder inside `tmpDir`, named like temp files so interrupts and sweeps treat it alike. */
+export async function tempFolder(tmpDir: string, label: string): Promise<string> {
+  refuseWhenInterrupted();
+  await mkdir(tmpDir, { recursive: true });
+  watchTempDir(tmpDir);
+  return mkdtemp(path.join(tmpDir, `${OWN_PREFIX}${label}-`));
+}
+
+/** Whether the process that wrote temp file `name` is gone: by pid in our namespace, else unknown (false). */
+export function writerIsGone(name: string, isAlive: (pid: number) => boolean = pidAlive): boolean {
+  const m = NAME.exec(name);
+  if (!m || m[2] !== OWN_NS) return false;
+  const pid = Number(m[1]);
+  if (pid === process.pid) return false;
+  return !isAlive(pid);
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /**
@@ -38,8 +117,9 @@ export async function writeFileAtomic(tmpDir: string, dest: string, data: string
 }
 
 /**
- * Removes temp files older than `maxAgeMs`: leftovers of crashed processes. Age (not a lock file) is
- * what makes this safe: a live writer's temp file is younger than any sane threshold.
+ * Removes what crashed processes left in `tmpDir`: entries whose writer (pid in the name, same pid
+ * namespace) is no longer running, and any entry older than `maxAgeMs` (a pid reused since, a writer in
+ * another namespace, names from older dbco versions). A live writer's files are never touched.
  */
 export async function removeStaleTemps(tmpDir: string, maxAgeMs: number, now = Date.now()): Promise<number> {
   let names: string[];
@@ -52,8 +132,8 @@ export async function removeStaleTemps(tmpDir: string, maxAgeMs: number, now = D
   for (const name of names) {
     const p = path.join(tmpDir, name);
     try {
-      const st = await stat(p);
-      if (now - st.mtimeMs > maxAgeMs) {
+      const dead = writerIsGone(name);
+      if (dead || now - (await stat(p)).mtimeMs > maxAgeMs) {
         await rm(p, { force: true, recursive: true });
         removed++;
       }

@@ -8,7 +8,7 @@ import { removeStaleTemps, tempName, writeFileAtomic } from './atomic.js';
 export { writeFileAtomic } from './atomic.js';
 
 const HEX64 = /^[0-9a-f]{64}$/;
-/** Temp files older than this belong to a crashed process. */
+/** Temp files older than this belong to a crashed process, whatever their pid says. */
 export const STALE_TEMP_MS = 6 * 60 * 60 * 1000;
 
 export interface BlobInfo {
@@ -156,6 +156,7 @@ export class Cache {
 
   /** Stores a metadata answer; `null` records that the mirror has no such file. */
   async setMeta(url: string, text: string | null): Promise<void> {
+    await this.sweepTemps();
     const rec: MetaAnswer & { at: number } = text === null ? { url, present: false, at: Date.now() } : { url, present: true, text, at: Date.now() };
     await writeFileAtomic(this.tmpDir, this.metaPath(url), JSON.stringify(rec));
   }
@@ -179,10 +180,11 @@ export class Cache {
   }
 
   async record(rec: IndexRecord): Promise<void> {
+    await this.sweepTemps();
     await writeFileAtomic(this.tmpDir, this.indexPath(rec.url), JSON.stringify(rec));
   }
 
-  /** Deletes temp files of crashed processes (once per Cache object). */
+  /** Deletes temp files of crashed processes: writer gone, or older than maxAgeMs (once per Cache object). */
   async sweepTemps(maxAgeMs = STALE_TEMP_MS): Promise<number> {
     if (this.tempsSwept) return 0;
     this.tempsSwept = true;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { DbcoError } from '../errors.js';
+import { installInterruptHandlers, interrupted } from '../io/interrupt.js';
 import { checkPaths } from './flags.js';
 
 type Register = (program: Command) => void;
@@ -31,6 +32,8 @@ function version(): string {
 
 /** Entry point for bin/dbco.js. Returns the exit code; a DbcoError becomes one clear line on stderr. */
 export async function main(argv: string[]): Promise<number> {
+  // SIGINT/SIGTERM: registered cleanups (temp files, engine objects, VMs) run, then exit 130/143.
+  installInterruptHandlers();
   const program = new Command('dbco')
     .description('Declarative Tiny Core Linux rootfs builder: recipe in, Docker image or bootable disk out')
     .version(version(), '-V, --version', 'print the dbco version')
@@ -61,6 +64,8 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
   } catch (err) {
+    // Work torn down by an interrupt fails on its way out: the handler reports and sets the exit code.
+    if (interrupted()) return new Promise<number>(() => {});
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     if (err instanceof DbcoError) {
       console.error(`dbco: ${err.message}`);

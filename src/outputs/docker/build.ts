@@ -1,5 +1,5 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
+import { tempFolder } from '../../cache/atomic.js';
 import { DockerError, RecipeError } from '../../errors.js';
 import { Cache, defaultCacheDir } from '../../cache/index.js';
 import { loadRecipe } from '../../recipe/load.js';
@@ -151,7 +151,7 @@ async function setupInContainer(
   // One reference per process: a concurrent build of the same image must not untag ours.
   const ref = `dbco-internal/setup:${stage.id.slice(7, 19)}-${process.pid}`;
   // Large changed files wait here between the container export and the layer tar.
-  const spoolDir = await mkdtemp(path.join(await ensureDir(cache.tmpDir), 'setup-'));
+  const spoolDir = await tempFolder(cache.tmpDir, 'setup');
   try {
     if (!(await imageExists(engine, stage.id))) {
       await loader.load(stage, blobs);
@@ -166,11 +166,6 @@ async function setupInContainer(
     await removeReference(engine, ref).catch(() => undefined);
     await rm(spoolDir, { recursive: true, force: true });
   }
-}
-
-async function ensureDir(dir: string): Promise<string> {
-  await mkdir(dir, { recursive: true });
-  return dir;
 }
 
 /** fn over items, at most `limit` at once, started in order; one promise per item, in item order. */
