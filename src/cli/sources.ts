@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { SourceOptions } from '../resolve/prepared.js';
-import { fetchSession, openSession, resolveSession } from '../resolve/session.js';
+import { openSession, resolveSession } from '../resolve/session.js';
+import { fetchSession } from '../pipeline/fetch.js';
 import { extensionDifferences, writeLock } from '../resolve/lock.js';
 import { OfflineError } from '../errors.js';
 import { formatTree } from '../resolve/tree.js';

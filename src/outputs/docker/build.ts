@@ -61,7 +61,10 @@ function checkSetupMode(recipePath: string, arch: string, setup: string): void {
 
 export async function runDockerImage(recipePath: string, opts: DockerImageOptions = {}): Promise<DockerImageResult> {
   const log = opts.log ?? silent;
-  const { recipe } = await loadRecipe(recipePath);
+  const cacheRoot = opts.cache ?? defaultCacheDir();
+  // Loaded once, here: the x86 check needs it before anything starts, and prepare() takes it on.
+  const loaded = await loadRecipe(recipePath, { cacheRoot });
+  const { recipe } = loaded;
   const setup = recipe.image?.setup ?? 'build';
   checkSetupMode(recipePath, recipe.arch, setup);
   const tag = opts.tag ?? recipe.image?.tag ?? `${recipe.name}:latest`;
@@ -69,9 +72,8 @@ export async function runDockerImage(recipePath: string, opts: DockerImageOption
   // Ping before the long part, so a stopped daemon is reported in 2 s and not after the downloads.
   let engine: Engine | undefined = opts.output || opts.load === false ? undefined : await connectEngine();
 
-  const cacheRoot = opts.cache ?? defaultCacheDir();
   const cache = new Cache(cacheRoot);
-  const inputs = await prepare(recipePath, { mirror: opts.mirror, cache: cacheRoot, offline: opts.offline, frozen: opts.frozen, log });
+  const inputs = await prepare(loaded, { mirror: opts.mirror, cache: cacheRoot, offline: opts.offline, frozen: opts.frozen, log });
   const epoch = buildEpoch();
   const rootfs = await assembleRootfs(inputs, { cache, epoch, maxLayers: opts.maxLayers ?? recipe.image?.max_layers, setup, log });
 

@@ -1,0 +1,97 @@
+/**
+ * Fetching: an opened session's base, kernel and extensions into the cache (bounded by the mirror's own
+ * limit), verified against the lock when there is one; the new lock, checked against the old one.
+ */
+import type { CachedFile } from '../cache/cached-file.js';
+import { OfflineError } from '../errors.js';
+import { expectOf, fetchBase, fromCache, kernelGetter, type KernelInfo } from '../resolve/base-kernel.js';
+import { lockDifferences, lockDigest, type Lock, type LockedFile } from '../resolve/lock.js';
+import { MirrorDeps, tczDir } from '../resolve/mirror-deps.js';
+import type { PreparedExtension, PreparedInputs } from '../resolve/prepared.js';
+import { resolveExtensions, type Resolution } from '../resolve/resolver.js';
+import type { Session } from '../resolve/session.js';
+
+export interface FetchRun {
+  inputs: PreparedInputs;
+  lock: Lock;
+  resolution: Resolution;
+}
+
+/** Resolve and fetch everything (bounded by the mirror's own limit), verified; the new lock object. */
+export async function fetchSession(s: Session): Promise<FetchRun> {
+  const basePromise = fetchBase(s);
+  basePromise.catch(() => {}); // awaited below; keeps an early failure from being unhandled
+  const kernel = kernelGetter(s, () => basePromise);
+  const lockedExt = new Map((s.lock?.extensions ?? []).map((e) => [e.name, e]));
+  const dir = tczDir(s.recipe.release, s.recipe.arch);
+  const deps = new MirrorDeps(s.sources, {
+    cache: s.cache,
+    dir,
+    offline: s.opts.offline ?? false,
+    mode: 'fetch',
+    expect: (name) => expectOf(lockedExt.get(name), `${dir}/${name}`),
+  });
+  const useLock = s.opts.offline && s.lock && s.lock.recipe.digest === s.loaded.digest;
+  let resolution: Resolution;
+  if (useLock) {
+    // Offline with a current lock: the lock is the resolution; no .dep needs to be read.
+    const lock = s.lock!;
+    const missing: string[] = [];
+    for (const e of lock.extensions) {
+      const f = await fromCache(s, e, `${dir}/${e.name}`);
+      if (f) deps.files.set(e.name, f);
+      else missing.push(`${e.name} (${e.url}, sha256 ${e.sha256})`);
+    }
+    if (missing.length > 0) {
+      throw new OfflineError(`--offline: not in the cache ${s.cache.root}: ${missing.join(', ')} (run dbco fetch without --offline first)`);
+    }
+    resolution = { extensions: lock.extensions.map((e) => ({ name: e.name, deps: e.deps })), roots: s.recipe.extensions ?? [], warnings: [] };
+  } else {
+    resolution = await resolveExtensions(s.recipe.extensions ?? [], deps, {
+      kernelVersion: kernel.version,
+      warn: (m) => s.log.warn(m),
+    });
+  }
+  const [base, k] = await Promise.all([basePromise, kernel.info()]);
+  // The lock remembers a version found in the base's modules, which the kernel header alone may not give.
+  if (useLock && !k.version && s.lock!.kernelVersion) k.version = s.lock!.kernelVersion;
+  const extensions: PreparedExtension[] = resolution.extensions.map((e) => ({ name: e.name, file: deps.files.get(e.name)!, deps: e.deps }));
+  const lock = buildLock(s, base, k, extensions);
+  if (s.opts.frozen && s.lock) {
+    const diffs = lockDifferences(s.lock, lock);
+    if (diffs.length > 0) throw new OfflineError(`--frozen: the resolution differs from ${s.lockPath}:\n  ${diffs.join('\n  ')}`);
+  } else if (s.lock) {
+    const diffs = lockDifferences(s.lock, lock);
+    if (diffs.length > 0) s.log.warn(`${s.lockPath} is out of date (run dbco lock): ${diffs.join('; ')}`);
+  }
+  const inputs: PreparedInputs = {
+    recipe: s.recipe,
+    recipePath: s.loaded.path,
+    recipeDir: s.loaded.dir,
+    recipeDigest: s.loaded.digest,
+    lockDigest: lockDigest(lock),
+    base: base.file,
+    ...(k.file ? { kernel: k.file } : {}),
+    ...(k.version ? { kernelVersion: k.version } : {}),
+    extensions,
+  };
+  return { inputs, lock, resolution };
+}
+
+function locked(f: CachedFile, rel: string): LockedFile {
+  return { path: rel, url: f.origin, size: f.size, md5: f.md5 ?? '', sha256: f.sha256 };
+}
+
+function buildLock(s: Session, base: { file: CachedFile; rel: string }, k: KernelInfo, exts: PreparedExtension[]): Lock {
+  const dir = tczDir(s.recipe.release, s.recipe.arch);
+  return {
+    version: 1,
+    recipe: { name: s.recipe.name, digest: s.loaded.digest },
+    release: s.recipe.release,
+    arch: s.recipe.arch,
+    base: { ...locked(base.file, base.rel), ...(s.iso ? { iso: { path: s.iso.path, sha256: s.iso.sha256 } } : {}) },
+    ...(k.file && k.rel ? { kernel: locked(k.file, k.rel) } : {}),
+    ...(k.version ? { kernelVersion: k.version } : {}),
+    extensions: exts.map((e) => ({ name: e.name, deps: e.deps, ...locked(e.file, `${dir}/${e.name}`) })),
+  };
+}
