@@ -32,23 +32,23 @@ function listTs(root: string, sub = ''): string[] {
   });
 }
 
-/**
- * The stage a file belongs to: its folder under src/, with src/outputs split into its writers
- * (outputs/docker, outputs/disk) so they can be checked for leaning on each other.
- */
+/** The stage a file belongs to: its top folder under src/ ('.' for src/errors.ts and the like). */
 export function stageOf(rel: string): string {
   const parts = rel.split('/');
-  if (parts.length === 1) return '.';
-  if (parts[0] === 'outputs' && parts.length > 2) return `outputs/${parts[1]}`;
-  return parts[0]!;
+  return parts.length === 1 ? '.' : parts[0]!;
 }
 
 /** Floors lowest first; a stage may import its own floor's folder or any lower floor, never a higher one. */
 export type Floors = readonly (readonly string[])[];
 
-export function upwardEdges(graph: ImportGraph, floors: Floors): string[] {
+/**
+ * Edges that run to a higher floor, or between folders that share a floor, or between two folders kept
+ * apart (`apart`: pairs of folders, e.g. two outputs that must only meet in the layers they share).
+ */
+export function upwardEdges(graph: ImportGraph, floors: Floors, apart: readonly (readonly [string, string])[] = []): string[] {
   const floorOf = new Map<string, number>();
   floors.forEach((stages, i) => { for (const s of stages) floorOf.set(s, i); });
+  const within = (rel: string, folder: string): boolean => rel.startsWith(`${folder}/`);
   const problems: string[] = [];
   for (const [from, tos] of graph) {
     const a = stageOf(from);
@@ -60,7 +60,14 @@ export function upwardEdges(graph: ImportGraph, floors: Floors): string[] {
       if (!graph.has(to)) problems.push(`${from} -> ${to}: no such file in src/`);
       else if (fb === undefined) problems.push(`${from} -> ${to}: folder ${b} is on no floor`);
       else if (fb > fa) problems.push(`${from} (${a}) -> ${to} (${b}): imports a higher stage`);
-      else if (fb === fa && a !== b) problems.push(`${from} (${a}) -> ${to} (${b}): siblings on one floor lean on each other`);
+      else if (fb === fa && a !== b) problems.push(`${from} (${a}) -> ${to} (${b}): folders on one floor lean on each other`);
+      else {
+        for (const [x, y] of apart) {
+          if ((within(from, x) && within(to, y)) || (within(from, y) && within(to, x))) {
+            problems.push(`${from} -> ${to}: ${x} and ${y} are kept apart`);
+          }
+        }
+      }
     }
   }
   return problems;

@@ -17,9 +17,12 @@ const FLOORS: Floors = [
   ['resolve'],
   ['pipeline'],
   ['rootfs'],
-  ['outputs/docker', 'outputs/disk'],
+  ['outputs'],
   ['cli'],
 ];
+
+/** Both outputs are thin writers over the same assembled layers: neither leans on the other. */
+const APART = [['outputs/docker', 'outputs/disk']] as const;
 
 describe('the import graph of src/', () => {
   const graph = readImportGraph(path.join(REPO_ROOT, 'src'));
@@ -32,7 +35,7 @@ describe('the import graph of src/', () => {
   });
 
   test('no import runs from a lower stage to a higher one', () => {
-    expect(upwardEdges(graph, FLOORS)).toEqual([]);
+    expect(upwardEdges(graph, FLOORS, APART)).toEqual([]);
   });
 
   test('no cycle, not even through type-only imports', () => {
@@ -49,10 +52,10 @@ describe('the checks themselves', () => {
     ['outputs/docker/build.ts', []],
   ]);
 
-  test('an upward edge and a sibling edge are reported with both files', () => {
-    expect(upwardEdges(g, FLOORS)).toEqual([
+  test('an upward edge and an edge between folders kept apart are reported with both files', () => {
+    expect(upwardEdges(g, FLOORS, APART)).toEqual([
       'mirror/http.ts (mirror) -> pipeline/prepare.ts (pipeline): imports a higher stage',
-      'outputs/disk/index.ts (outputs/disk) -> outputs/docker/build.ts (outputs/docker): siblings on one floor lean on each other',
+      'outputs/disk/index.ts -> outputs/docker/build.ts: outputs/docker and outputs/disk are kept apart',
     ]);
   });
 
