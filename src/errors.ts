@@ -33,8 +33,8 @@ export class UnsafePathError extends DbcoError {
 
 /** A recipe field is missing, of the wrong type, or has a bad value. `where` is file:line:column. */
 export class RecipeError extends DbcoError {
-  constructor(readonly where: string, readonly field: string, message: string) {
-    super('RECIPE', `${where}: ${field}: ${message}`);
+  constructor(readonly where: string, readonly field: string, readonly detail: string) {
+    super('RECIPE', `${where}: ${field}: ${detail}`);
   }
 }
 

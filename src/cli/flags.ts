@@ -32,6 +32,10 @@ export function buildOptions(cmd: Command): Command {
   return quietOption(frozenOption(offlineOption(cacheOption(mirrorOption(cmd)))));
 }
 
+export function allowOutsideSrcOption(cmd: Command): Command {
+  return cmd.option('--allow-outside-src', 'let files[].src read host files outside the recipe\'s folder (refused by default)');
+}
+
 export function parsePositiveInt(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('expected a positive whole number');
   return Number(value);

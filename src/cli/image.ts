@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
-import { buildOptions, memoryOption, parsePositiveInt } from './flags.js';
-import { DbcoError } from '../errors.js';
+import { allowOutsideSrcOption, buildOptions, memoryOption, parsePositiveInt } from './flags.js';
+import { DbcoError, UsageError } from '../errors.js';
+import { imageReferenceProblem } from '../recipe/image-ref.js';
 import type { DockerImageOptions } from '../outputs/docker/build.js';
 import { stderrLogger } from './log.js';
 import { registerRootfs } from './rootfs.js';
@@ -31,8 +32,10 @@ export function registerImage(program: Command): void {
     .option('--packer-template-only', '--disk: write the Packer template and stop')
     .option('--no-packer', '--disk: host-side assembly only, no VM stage')
     .option('--build-dir <dir>', '--disk: folder for the Packer template, logs and intermediate disks')
-  memoryOption(buildOptions(cmd), '--disk: VM')
+  allowOutsideSrcOption(memoryOption(buildOptions(cmd), '--disk: VM'))
     .action(async (recipePath: string, opts: ImageCommandOptions) => {
+      const tagProblem = opts.tag === undefined ? null : imageReferenceProblem(opts.tag);
+      if (tagProblem) throw new UsageError(`--tag ${tagProblem}`);
       if (Boolean(opts.docker) === Boolean(opts.disk)) {
         throw new DbcoError('USAGE', 'image: give exactly one of --docker or --disk');
       }
@@ -51,7 +54,7 @@ export function registerImage(program: Command): void {
       const { runDockerImage } = await import('../outputs/docker/build.js');
       const result = await runDockerImage(recipePath, {
         tag: opts.tag, output: opts.output, mirror: opts.mirror, cache: opts.cache,
-        offline: opts.offline, frozen: opts.frozen, maxLayers: opts.maxLayers, log,
+        offline: opts.offline, frozen: opts.frozen, maxLayers: opts.maxLayers, allowOutsideSrc: opts.allowOutsideSrc, log,
       });
       const rebuilt = result.layers.filter((l) => l.rebuilt).map((l) => l.id);
       log.info(`${result.layers.length} layer(s): ${result.layers.map((l) => l.id).join(', ')}`);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { DbcoError } from '../errors.js';
+import { DbcoError, RecipeError } from '../errors.js';
 import { installInterruptHandlers, interrupted } from '../io/interrupt.js';
 import { checkPaths } from './flags.js';
 
@@ -67,11 +67,26 @@ export async function main(argv: string[]): Promise<number> {
     // Work torn down by an interrupt fails on its way out: the handler reports and sets the exit code.
     if (interrupted()) return new Promise<number>(() => {});
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (err instanceof RecipeError && !/:\d+:\d+$/.test(err.where)) {
+      // Found after parsing (by a later stage that knows only the file): point at the field too.
+      console.error(`dbco: ${await located(err)}`);
+      return EXIT.failed;
+    }
     if (err instanceof DbcoError) {
       console.error(`dbco: ${err.message}`);
       if (err.code === 'USAGE') console.error(`see dbco ${argv[0] && COMMANDS[argv[0]] ? `${argv[0]} ` : ''}--help`);
       return err.code === 'USAGE' ? EXIT.usage : EXIT.failed;
     }
     throw err;
+  }
+}
+
+async function located(err: RecipeError): Promise<string> {
+  try {
+    const text = readFileSync(err.where, 'utf8');
+    const { fieldPosition } = await import('../recipe/parse.js');
+    return `${fieldPosition(text, err.where, err.field)}: ${err.field}: ${err.detail}`;
+  } catch {
+    return err.message;
   }
 }

@@ -8,7 +8,7 @@ import { buildEpoch } from '../rootfs/epoch.js';
 import { writeTar } from '../formats/tar/index.js';
 import { writeStreamAtomic } from '../outputs/docker/stream-file.js';
 import { stderrLogger } from './log.js';
-import { buildOptions } from './flags.js';
+import { allowOutsideSrcOption, buildOptions } from './flags.js';
 
 interface RootfsOptions {
   output: string;
@@ -18,6 +18,7 @@ interface RootfsOptions {
   offline?: boolean;
   frozen?: boolean;
   quiet?: boolean;
+  allowOutsideSrc?: boolean;
 }
 
 /**
@@ -31,12 +32,12 @@ export function registerRootfs(program: Command): void {
     .argument('<recipe>', 'recipe YAML file')
     .requiredOption('-o, --output <file>', 'tar file to write')
     .option('--layer <id>', 'only this layer (base, ext:NAME.tcz, config); whiteouts stay as .wh. entries');
-  buildOptions(cmd)
+  allowOutsideSrcOption(buildOptions(cmd))
     .action(async (recipePath: string, opts: RootfsOptions) => {
       const log = stderrLogger(opts.quiet);
       const cacheRoot = opts.cache ?? defaultCacheDir();
       const cache = new Cache(cacheRoot);
-      const inputs = await prepare(recipePath, { mirror: opts.mirror, cache: cacheRoot, offline: opts.offline, frozen: opts.frozen, log });
+      const inputs = await prepare(recipePath, { mirror: opts.mirror, cache: cacheRoot, offline: opts.offline, frozen: opts.frozen, allowOutsideSrc: opts.allowOutsideSrc, log });
       const epoch = buildEpoch();
       const rootfs = await assembleRootfs(inputs, { cache, epoch, setup: inputs.recipe.image?.setup ?? 'build', log });
       let tar;

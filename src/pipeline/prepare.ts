@@ -16,7 +16,8 @@ export async function prepare(recipe: string | LoadedRecipe, opts: SourceOptions
   const [{ openSession }, { fetchSession }] = await Promise.all([import('../resolve/session.js'), import('./fetch.js')]);
   const session = await openSession(recipe, opts);
   try {
-    return (await fetchSession(session)).inputs;
+    const { inputs } = await fetchSession(session);
+    return opts.allowOutsideSrc ? { ...inputs, allowOutsideSrc: true } : inputs;
   } finally {
     await session.close();
   }

@@ -1,4 +1,4 @@
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node as YamlNode, type YAMLError } from 'yaml';
 import type { z } from 'zod';
 import { RecipeError } from '../errors.js';
 import { Recipe } from './schema.js';
@@ -12,6 +12,19 @@ export class RecipeErrors extends RecipeError {
   }
 }
 
+/** A recipe has no use for more alias expansions than this; yaml's own default scales with the document. */
+const MAX_ALIAS_COUNT = 100;
+
+/** yaml's first line, with the key named when it is a duplicate (yaml says only "must be unique"). */
+function yamlMessage(e: YAMLError, text: string): string {
+  const first = e.message.split('\n')[0]!;
+  if (e.code === 'DUPLICATE_KEY') {
+    const key = /^[^:\n]*/.exec(text.slice(e.pos[0]))![0].trim();
+    return `duplicate key ${JSON.stringify(key)}: each field may appear once`;
+  }
+  return first;
+}
+
 /** Parses and validates recipe text; `name` is the file shown in error positions. */
 export function parseRecipe(text: string, name: string): Recipe {
   const lc = new LineCounter();
@@ -21,9 +34,20 @@ export function parseRecipe(text: string, name: string): Recipe {
     return `${name}:${p.line}:${p.col}`;
   };
   if (doc.errors.length > 0) {
-    throw collect(doc.errors.map((e) => new RecipeError(where(e.pos[0]), '(yaml)', e.message.split('\n')[0]!)));
+    throw collect(doc.errors.map((e) => new RecipeError(where(e.pos[0]), '(yaml)', yamlMessage(e, text))));
   }
-  const value: unknown = doc.toJS();
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    // yaml refuses a "billion laughs" document here; anything else from toJS is a bug, not bad input.
+    if (!(err instanceof ReferenceError)) throw err;
+    let first = 0;
+    visit(doc, { Alias: (_k, node) => { first ||= node.range?.[0] ?? 0; return visit.BREAK; } });
+    throw new RecipeError(where(first), '(yaml)', /exhaustion/.test(err.message)
+      ? `aliases expand to too many nodes (yaml's maxAliasCount ${MAX_ALIAS_COUNT}): refused as a resource exhaustion attack`
+      : err.message.split('\n')[0]!);
+  }
   if (value === null || value === undefined) {
     throw new RecipeError(`${name}:1:1`, '(recipe)', 'empty recipe: expected a mapping with name, release, arch, base');
   }
@@ -94,17 +118,29 @@ function describeUnion(branches: Issue[][]): string {
 
 function friendly(iss: Issue, root: unknown): string {
   const p = iss.path.filter((k): k is string | number => typeof k !== 'symbol');
+  const v = valueAt(root, p);
   if (iss.code === 'invalid_type') {
-    const v = valueAt(root, p);
-    if (v === undefined) return `required field missing (expected ${iss.expected})`;
+    const expected = iss.expected === 'int' ? 'a whole number' : iss.expected;
+    if (v === undefined) return `required field missing (expected ${expected})`;
+    if (typeof v === 'number' && !Number.isFinite(v)) return `expected a finite number, got ${String(v)}`;
+    if (iss.expected === 'int' && typeof v === 'number') return `expected a whole number, got ${v}`;
     const hint = iss.expected === 'string' && typeof v === 'number' ? ' (put it in quotes)' : '';
-    return `expected ${iss.expected}, got ${typeName(v)}${hint}`;
+    return `expected ${expected}, got ${typeName(v)}${hint}`;
   }
+  if (iss.code === 'too_small' || iss.code === 'too_big') {
+    const bound = Number(iss.code === 'too_small' ? iss.minimum : iss.maximum);
+    const what = typeof v === 'string' ? 'characters' : Array.isArray(v) ? 'items' : '';
+    const got = typeof v === 'string' ? v.length : Array.isArray(v) ? v.length : v;
+    return `${iss.code === 'too_small' ? 'at least' : 'at most'} ${bound}${what ? ` ${what}` : ''}, got ${typeof v === 'string' ? `${JSON.stringify(v)} (${got})` : String(got)}`;
+  }
+  if (iss.code === 'custom') return `${JSON.stringify(v)}: ${iss.message}`;
   if (iss.code === 'invalid_value') {
-    return `expected one of ${iss.values.map((x) => JSON.stringify(x)).join(', ')}, got ${JSON.stringify(valueAt(root, p))}`;
+    return `expected one of ${iss.values.map((x) => JSON.stringify(x)).join(', ')}, got ${JSON.stringify(v)}`;
   }
   if (iss.code === 'invalid_format') {
-    return `${JSON.stringify(valueAt(root, p))} is not ${iss.message}`;
+    // zod's own text for a pattern without a message is "Invalid string: must match pattern ...".
+    if (/^Invalid/.test(iss.message)) return `${JSON.stringify(v)} is not allowed here (${iss.message.replace(/^Invalid string: /, '')})`;
+    return `${JSON.stringify(v)} is not ${iss.message}`;
   }
   return iss.message;
 }
@@ -125,7 +161,7 @@ function valueAt(root: unknown, p: Path): unknown {
 }
 
 /** The source offset of the node an issue is about, and its field path as `a.b[2].c`. */
-function locate(doc: Document, iss: { path: Path; key?: string }): { offset: number; field: string } {
+export function locate(doc: Document, iss: { path: Path; key?: string }): { offset: number; field: string } {
   let node: unknown = doc.contents;
   let offset = (doc.contents as YamlNode | null)?.range?.[0] ?? 0;
   for (const k of iss.path) {
@@ -158,4 +194,23 @@ function child(node: unknown, k: string | number): { value: unknown; offset: num
     return { value: v, offset: v.range?.[0] ?? 0 };
   }
   return null;
+}
+
+/** `files[0].src` -> ['files', 0, 'src']. */
+export function fieldPath(field: string): Path {
+  const out: Path = [];
+  for (const m of field.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) out.push(m[2] !== undefined ? Number(m[2]) : m[1]!);
+  return out;
+}
+
+/**
+ * `file:line:column` of a field of recipe text, for an error found after parsing (a file the recipe
+ * names is missing, a disk needs a kernel): the deepest node of the path that exists, else 1:1.
+ */
+export function fieldPosition(text: string, name: string, field: string): string {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
+  const { offset } = locate(doc, { path: fieldPath(field) });
+  const p = lc.linePos(offset);
+  return `${name}:${p.line}:${p.col}`;
 }

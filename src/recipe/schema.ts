@@ -1,12 +1,28 @@
 import { z } from 'zod';
+import { IMAGE_REFERENCE, imageReferenceProblem, NAME_MAX } from './image-ref.js';
 
 /**
  * The recipe, version 1. This one definition drives both validation (load.ts) and the published JSON
  * Schema (recipes/schema.json, written by `dbco schema`), so the two cannot drift.
  */
 const octalMode = z.string().regex(/^0?[0-7]{3,4}$/, 'an octal mode such as "0644"');
-const owner = z.string().regex(/^\d+:\d+$/, 'numeric "uid:gid" such as "0:0"');
-const size = z.string().regex(/^\d+[KMG]?$/, 'a size such as 64M');
+/** Linux ids are 32 bits and (uid_t)-1 means "no change": 0..2^32-2 is what a file can carry. */
+export const MAX_ID = 2 ** 32 - 2;
+const owner = z.string().regex(/^\d+:\d+$/, { message: 'numeric "uid:gid" such as "0:0"', abort: true })
+  .refine((v) => v.split(':').every((n) => Number(n) <= MAX_ID), { message: `uid and gid must each be within 0..${MAX_ID}` });
+/** An MBR partition table addresses at most 2^32 sectors of 512 bytes: 2 TiB. */
+export const MAX_DISK_BYTES = 2 ** 41;
+export const MIN_DISK_BYTES = 2 ** 20;
+const sizeUnits = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30 } as const;
+export function sizeBytes(s: string): number {
+  const m = /^(\d+)([KMG]?)$/.exec(s);
+  return m ? Number(m[1]) * sizeUnits[m[2] as keyof typeof sizeUnits] : NaN;
+}
+const size = z.string().regex(/^\d+[KMG]?$/, { message: 'a size such as 64M', abort: true })
+  .refine((v) => sizeBytes(v) >= MIN_DISK_BYTES && sizeBytes(v) <= MAX_DISK_BYTES, { message: 'a disk size within 1M..2048G (an MBR disk holds at most 2 TiB)' });
+const imageTag = z.string().min(1)
+  .regex(IMAGE_REFERENCE, { message: 'a Docker image reference such as "name:tag" or "registry:5000/team/name:1.0"', abort: true })
+  .refine((v) => imageReferenceProblem(v) === null, { message: `a Docker image reference with a name of at most ${NAME_MAX} characters` });
 
 export const FileSpec = z.strictObject({
   src: z.string().min(1).optional().describe('host path, relative to the recipe file'),
@@ -17,7 +33,7 @@ export const FileSpec = z.strictObject({
 });
 
 export const ImageSpec = z.strictObject({
-  tag: z.string().min(1).optional(),
+  tag: imageTag.optional(),
   cmd: z.array(z.string()).optional(),
   entrypoint: z.array(z.string()).optional(),
   env: z.record(z.string(), z.string()).optional(),
@@ -53,13 +69,14 @@ export const FileBase = z.strictObject({
 });
 
 export const Recipe = z.strictObject({
-  name: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, 'lowercase letters, digits, ".", "_" or "-"').describe('image name (also the default tag)'),
+  name: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, { message: 'lowercase letters, digits, ".", "_" or "-"', abort: true })
+    .refine((v) => imageReferenceProblem(`${v}:latest`) === null, { message: 'the default image name: letters or digits on both sides of each ".", "_" or "-", at most 255 characters' }).describe('image name (also the default tag)'),
   release: z.string().regex(/^\d+\.\d+(\.\d+)?$/, 'a TC release such as "6.4.1"').describe('TC release, quoted; its major picks the mirror folder {major}.x'),
   arch: z.enum(['x86', 'x86_64']),
   mirror: z.string().min(1).optional().describe('TC mirror URL or folder; --mirror and DBCO_MIRROR take precedence'),
   base: z.union([z.string().regex(/^[\w.+-]+$/, 'a file in release/distribution_files such as rootfs64.gz'), IsoBase, FileBase]),
-  kernel: z.string().regex(/^[\w.+-]+$/).optional().describe('kernel file in release/distribution_files, e.g. vmlinuz64'),
-  kernel_version: z.string().regex(/^\S+$/).optional().describe('replaces KERNEL in extension names (default: read from the kernel, else the base\'s lib/modules)'),
+  kernel: z.string().regex(/^[\w.+-]+$/, 'a file in release/distribution_files such as vmlinuz64').optional().describe('kernel file in release/distribution_files, e.g. vmlinuz64'),
+  kernel_version: z.string().regex(/^\S+$/, 'a kernel version without spaces such as 6.1.2-tinycore64').optional().describe('replaces KERNEL in extension names (default: read from the kernel, else the base\'s lib/modules)'),
   extensions: z.array(z.string().regex(/^[\w.+-]+$/, 'an extension name such as openssh or openssh.tcz')).optional().describe('extensions to install; dependencies come from their .dep files, as tce-load does'),
   files: z.array(FileSpec).optional(),
   bootlocal: z.array(z.string()).optional(),

@@ -12,6 +12,8 @@ export interface SourceOptions {
   offline?: boolean;
   frozen?: boolean;
   log?: Logger;
+  /** Let `files[].src` name host files outside the recipe's folder (--allow-outside-src). */
+  allowOutsideSrc?: boolean;
 }
 
 export interface PreparedExtension {
@@ -36,4 +38,6 @@ export interface PreparedInputs {
   kernelVersion?: string;
   /** Dependencies before dependants, the order tce-load installs them. */
   extensions: PreparedExtension[];
+  /** `files[].src` may name host files outside recipeDir (the user said so on the command line). */
+  allowOutsideSrc?: boolean;
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { RecipeError, UnsafePathError } from '../errors.js';
 import { comparePaths, type Entry } from '../formats/entry.js';
@@ -126,6 +126,7 @@ export async function configLayer(inputs: PreparedInputs, lower: readonly Layer[
     const st = await stat(src).catch((err: NodeJS.ErrnoException) => {
       throw new RecipeError(where, `${field}.src`, `cannot read ${src}: ${err.code ?? err.message}`);
     });
+    if (!inputs.allowOutsideSrc) await checkInside(inputs.recipeDir, src, where, `${field}.src`);
     if (!st.isFile()) throw new RecipeError(where, `${field}.src`, `${src} is not a regular file`);
     put({ path: dest, kind: 'file', mode, uid, gid, mtime: epoch, size: st.size, open: () => createReadStream(src) }, `${field}.dest`);
   }
@@ -135,6 +136,19 @@ export async function configLayer(inputs: PreparedInputs, lower: readonly Layer[
     layer: { id: 'config', entries, cacheKey: `config:${LAYER_FORMAT}:${await digestEntries(entries)}:epoch=${epoch}` },
     setupScripts,
   };
+}
+
+/**
+ * A recipe from elsewhere must not bake host files (/etc/shadow, ../../secrets) into an image that
+ * may then be pushed: `src` must resolve, symlinks followed, inside the recipe's folder unless the
+ * user allows more on the command line.
+ */
+async function checkInside(dir: string, src: string, where: string, field: string): Promise<void> {
+  const [root, real] = await Promise.all([realpath(dir), realpath(src)]);
+  const rel = path.relative(root, real);
+  if (rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel)) {
+    throw new RecipeError(where, field, `${src} is outside the recipe's folder ${root}: refused (pass --allow-outside-src to allow it)`);
+  }
 }
 
 function checkedPath(raw: string, where: string, field: string): string {

@@ -34,6 +34,7 @@ export interface DiskImageOptions {
   buildDir?: string;
   memory?: number;
   quiet?: boolean;
+  allowOutsideSrc?: boolean;
   log?: Logger;
 }
 
@@ -91,7 +92,7 @@ export async function runDiskImage(recipePath: string, opts: DiskImageOptions = 
   if (runVm && !opts.packerTemplateOnly) findTool('packer');
 
   const cacheRoot = opts.cache ?? defaultCacheDir();
-  const inputs = await prepare(recipePath, { mirror: opts.mirror, cache: cacheRoot, offline: opts.offline, frozen: opts.frozen, log });
+  const inputs = await prepare(recipePath, { mirror: opts.mirror, cache: cacheRoot, offline: opts.offline, frozen: opts.frozen, allowOutsideSrc: opts.allowOutsideSrc, log });
   const { recipe } = inputs;
   const format = opts.format ?? recipe.disk?.format ?? 'raw';
   if (format !== 'raw' && format !== 'qcow2') throw new RecipeError(recipePath, 'disk.format', `unknown format ${JSON.stringify(format)}: raw or qcow2`);

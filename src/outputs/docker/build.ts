@@ -30,6 +30,7 @@ export interface DockerImageOptions {
   offline?: boolean;
   frozen?: boolean;
   maxLayers?: number;
+  allowOutsideSrc?: boolean;
   log?: Logger;
 }
 
@@ -73,7 +74,7 @@ export async function runDockerImage(recipePath: string, opts: DockerImageOption
   let engine: Engine | undefined = opts.output || opts.load === false ? undefined : await connectEngine();
 
   const cache = new Cache(cacheRoot);
-  const inputs = await prepare(loaded, { mirror: opts.mirror, cache: cacheRoot, offline: opts.offline, frozen: opts.frozen, log });
+  const inputs = await prepare(loaded, { mirror: opts.mirror, cache: cacheRoot, offline: opts.offline, frozen: opts.frozen, allowOutsideSrc: opts.allowOutsideSrc, log });
   const epoch = buildEpoch();
   const rootfs = await assembleRootfs(inputs, { cache, epoch, maxLayers: opts.maxLayers ?? recipe.image?.max_layers, setup, log });
 
