@@ -47,10 +47,16 @@ export async function fetchSession(s: Session): Promise<FetchRun> {
     }
     resolution = { extensions: lock.extensions.map((e) => ({ name: e.name, deps: e.deps })), roots: s.recipe.extensions ?? [], warnings: [] };
   } else {
-    resolution = await resolveExtensions(s.recipe.extensions ?? [], deps, {
-      kernelVersion: kernel.version,
-      warn: (m) => s.log.warn(m),
-    });
+    try {
+      resolution = await resolveExtensions(s.recipe.extensions ?? [], deps, {
+        kernelVersion: kernel.version,
+        warn: (m) => s.log.warn(m),
+      });
+    } catch (err) {
+      // The base download still running must not outlive the failure (it writes into the cache).
+      await basePromise.catch(() => undefined);
+      throw err;
+    }
   }
   const [base, k] = await Promise.all([basePromise, kernel.info()]);
   // The lock remembers a version found in the base's modules, which the kernel header alone may not give.

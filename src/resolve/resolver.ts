@@ -134,27 +134,30 @@ async function prefetch(roots: string[], src: DepSource, opts: ResolveOptions, k
   roots.forEach(enqueue);
 
   // Existence (for 'fetch' sources: the download itself) runs beside the walk: children are queued as
-  // soon as the .dep text is read, so payload downloads never sit on the .dep critical path.
+  // soon as the .dep text is read, so payload downloads never sit on the .dep critical path. Every such
+  // promise is handled the moment it is made: a failure (a payload failing its md5) stops the walk from
+  // starting more work, and the walk still waits for every request in flight before it reports it, so
+  // nothing keeps writing to the cache once the error is out.
+  let failure: unknown;
   const pending: Promise<void>[] = [];
   const load = async (name: string): Promise<void> => {
-    const existsP = src.exists(name);
-    existsP.catch(() => {}); // awaited below
+    const existsP = src.exists(name).then(
+      (exists) => exists,
+      (err: unknown) => { failure ??= err; return false; },
+    );
+    const node: NodeInfo = { deps: [], unknownKernel: [], exists: false };
+    pending.push(existsP.then((exists) => { node.exists = exists; }));
     const text = await src.depText(name);
-    const deps: string[] = [];
-    const unknownKernel: string[] = [];
     for (const line of text === null ? [] : parseDepText(text)) {
       const d = await kv(withTcz(line));
-      if (d === null) unknownKernel.push(withTcz(line));
-      else deps.push(d);
+      if (d === null) node.unknownKernel.push(withTcz(line));
+      else node.deps.push(d);
     }
-    deps.forEach(enqueue);
-    pending.push(existsP.then((exists) => {
-      graph.set(name, exists ? { deps, unknownKernel, exists } : { deps: [], unknownKernel: [], exists });
-    }));
+    graph.set(name, node);
+    node.deps.forEach(enqueue);
   };
 
   // A worker pool over a growing queue: new names found by one load start as soon as a slot frees.
-  let failure: unknown;
   await new Promise<void>((resolve) => {
     let running = 0;
     const pump = (): void => {
@@ -170,10 +173,9 @@ async function prefetch(roots: string[], src: DepSource, opts: ResolveOptions, k
     };
     pump();
   });
-  if (failure !== undefined) {
-    await Promise.allSettled(pending);
-    throw failure;
-  }
   await Promise.all(pending);
+  if (failure !== undefined) throw failure;
+  // An extension that is not there has no dependencies to walk.
+  for (const node of graph.values()) if (!node.exists) { node.deps = []; node.unknownKernel = []; }
   return graph;
 }
