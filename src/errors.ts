@@ -85,3 +85,10 @@ export class UsageError extends DbcoError {
     super('USAGE', message);
   }
 }
+
+/** A registry refused or failed a push, pull or login: names the registry, the repository and the HTTP status. */
+export class RegistryError extends DbcoError {
+  constructor(readonly registry: string, readonly repository: string | undefined, readonly status: number | undefined, message: string, options?: { cause?: unknown }) {
+    super('REGISTRY', `${registry}${repository ? `/${repository}` : ''}: ${status ? `HTTP ${status}: ` : ''}${message}`, options);
+  }
+}
