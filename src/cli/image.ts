@@ -5,9 +5,10 @@ import { imageReferenceProblem } from '../recipe/image-ref.js';
 import type { DockerImageOptions } from '../outputs/docker/build.js';
 import { stderrLogger } from './log.js';
 import { registerRootfs } from './rootfs.js';
+import { pushOption, type PushCommandOptions } from './push.js';
 
 /** Options shared by --docker and --disk; the disk output reads its own extras from the same object. */
-export interface ImageCommandOptions extends Omit<DockerImageOptions, 'log'> {
+export interface ImageCommandOptions extends Omit<DockerImageOptions, 'log'>, Omit<PushCommandOptions, 'cache'> {
   docker?: boolean;
   disk?: boolean;
   format?: 'raw' | 'qcow2';
@@ -32,12 +33,14 @@ export function registerImage(program: Command): void {
     .option('--packer-template-only', '--disk: write the Packer template and stop')
     .option('--no-packer', '--disk: host-side assembly only, no VM stage')
     .option('--build-dir <dir>', '--disk: folder for the Packer template, logs and intermediate disks')
-  allowOutsideSrcOption(memoryOption(buildOptions(cmd), '--disk: VM'))
+    .option('--json', '--docker/--push: print the result as JSON (image ID, tag, layers, pushed digests)');
+  pushOption(allowOutsideSrcOption(memoryOption(buildOptions(cmd), '--disk: VM')))
     .action(async (recipePath: string, opts: ImageCommandOptions) => {
       const tagProblem = opts.tag === undefined ? null : imageReferenceProblem(opts.tag);
       if (tagProblem) throw new UsageError(`--tag ${tagProblem}`);
-      if (Boolean(opts.docker) === Boolean(opts.disk)) {
-        throw new DbcoError('USAGE', 'image: give exactly one of --docker or --disk');
+      const pushing = Boolean(opts.push?.length);
+      if (opts.disk ? opts.docker || pushing : !opts.docker && !pushing) {
+        throw new DbcoError('USAGE', 'image: give exactly one of --docker (or --push) or --disk');
       }
       // --disk belongs to the disk output (src/outputs/disk); this command only dispatches to it.
       if (opts.disk) {
@@ -55,6 +58,7 @@ export function registerImage(program: Command): void {
       const result = await runDockerImage(recipePath, {
         tag: opts.tag, output: opts.output, mirror: opts.mirror, cache: opts.cache,
         offline: opts.offline, frozen: opts.frozen, maxLayers: opts.maxLayers, allowOutsideSrc: opts.allowOutsideSrc, log,
+        load: opts.docker ? undefined : false,
       });
       const rebuilt = result.layers.filter((l) => l.rebuilt).map((l) => l.id);
       log.info(`${result.layers.length} layer(s): ${result.layers.map((l) => l.id).join(', ')}`);
@@ -64,7 +68,16 @@ export function registerImage(program: Command): void {
       } else if (result.alreadyLoaded) {
         log.info('the engine already had this image: tagged only');
       }
-      process.stdout.write(`${result.id}\n${result.tag}\n`);
+      // --push reads the image from the cached layers: the same layout --output writes, no archive needed.
+      const { layoutFromBuild } = await import('../outputs/oci/layout.js');
+      const { pushRefs, pushedLines } = await import('./push.js');
+      const pushed = pushing ? await pushRefs(layoutFromBuild(result.archive), opts.push!, opts, log) : [];
+      if (opts.json) {
+        const { archive: _archive, ...rest } = result;
+        process.stdout.write(`${JSON.stringify({ ...rest, pushed }, null, 2)}\n`);
+      } else {
+        process.stdout.write(`${result.id}\n${result.tag}\n${pushedLines(pushed)}`);
+      }
     });
   registerRootfs(program);
 }

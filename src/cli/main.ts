@@ -19,6 +19,8 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   rootfs: async () => (await import('./image.js')).registerImage,
   boot: async () => (await import('./boot.js')).registerBoot,
   schema: async () => (await import('./schema.js')).registerSchema,
+  push: async () => (await import('./push.js')).registerPush,
+  login: async () => (await import('./push.js')).registerPush,
 };
 
 /** Exit codes, as the README documents them. */

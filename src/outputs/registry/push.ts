@@ -1,6 +1,6 @@
-import { DbcoError, RegistryError } from '../../errors.js';
+import { RegistryError, UsageError } from '../../errors.js';
 import type { Logger } from '../../io/logger.js';
-import { MEDIA_OCI_INDEX, MEDIA_OCI_MANIFEST, type Descriptor, type ImageIndex, type OciLayout } from '../oci/layout.js';
+import { LayoutError, MEDIA_OCI_INDEX, MEDIA_OCI_MANIFEST, type Descriptor, type ImageIndex, type OciLayout } from '../oci/layout.js';
 import { layoutContents, walkImage, type ImageGraph, type ManifestNode } from '../oci/walk.js';
 import { pushScope, RegistryClient, type ClientOptions } from './client.js';
 import { MountRecord } from './mounts.js';
@@ -44,7 +44,7 @@ export async function pushLayout(layout: OciLayout, refs: string[], opts: PushOp
   const parsed = refs.map((r) => ({ text: r, ref: parseRef(r) }));
   const contents = await layoutContents(layout);
   if (contents.images.length !== 1) {
-    throw new DbcoError('USAGE', `${layout.where}: holds ${contents.images.length} images (${contents.images.map((d) => d.digest).join(', ') || 'none'}); a push takes exactly one`);
+    throw new LayoutError(layout.where, `holds ${contents.images.length} images (${contents.images.map((d) => d.digest).join(', ') || 'none'}); a push takes exactly one`);
   }
   const graph = await walkImage(layout, contents.images[0]!);
   const groups = new Map<string, { ref: ImageRef; texts: string[]; tags: string[] }>();
@@ -54,7 +54,7 @@ export async function pushLayout(layout: OciLayout, refs: string[], opts: PushOp
     g.texts.push(text);
     if (ref.tag && !g.tags.includes(ref.tag)) g.tags.push(ref.tag);
     if (ref.digest && ref.digest !== graph.root.digest) {
-      throw new DbcoError('USAGE', `${text}: the image's digest is ${graph.root.digest}, not ${ref.digest}`);
+      throw new UsageError(`${text}: the image's digest is ${graph.root.digest}, not ${ref.digest}`);
     }
     groups.set(key, g);
   }

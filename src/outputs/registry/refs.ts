@@ -1,4 +1,4 @@
-import { DbcoError } from '../../errors.js';
+import { UsageError } from '../../errors.js';
 
 /** A parsed image reference: where to push and under which tag (or digest). */
 export interface ImageRef {
@@ -15,7 +15,7 @@ const DIGEST = /^sha256:[0-9a-f]{64}$/;
 
 /** Docker's rules: 'demo' is docker.io/library/demo:latest; a first part with '.' or ':' or 'localhost' is a host. */
 export function parseRef(ref: string): ImageRef {
-  const bad = (why: string): never => { throw new DbcoError('USAGE', `image reference ${JSON.stringify(ref)}: ${why}`); };
+  const bad = (why: string): never => { throw new UsageError(`image reference ${JSON.stringify(ref)}: ${why}`); };
   let rest = ref;
   let digest: string | undefined;
   const at = rest.indexOf('@');
