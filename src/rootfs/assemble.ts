@@ -7,6 +7,7 @@ import { applyLayerBudget } from './budget.js';
 import { configLayer, type SetupMode } from './config-layer.js';
 import type { Layer, Rootfs } from './layer.js';
 import { extensionLayer } from './tcz-layer.js';
+import { withoutWhiteoutNames } from './whiteout-names.js';
 
 export interface AssembleOptions {
   cache: Pick<Cache, 'root'>;
@@ -28,8 +29,8 @@ const PARALLEL_EXTENSIONS = 4;
 export async function assembleRootfs(inputs: PreparedInputs, opts: AssembleOptions): Promise<Rootfs> {
   const cacheRoot = opts.cache.root;
   const { epoch } = opts;
-  const base = await baseLayer(inputs.base, { cacheRoot, epoch, ...(opts.log ? { log: opts.log } : {}) });
-  const exts = await mapLimit(inputs.extensions, PARALLEL_EXTENSIONS, (ext) => extensionLayer(ext, { cacheRoot, epoch }));
+  const base = withoutWhiteoutNames(await baseLayer(inputs.base, { cacheRoot, epoch, ...(opts.log ? { log: opts.log } : {}) }), opts.log);
+  const exts = await mapLimit(inputs.extensions, PARALLEL_EXTENSIONS, async (ext) => withoutWhiteoutNames(await extensionLayer(ext, { cacheRoot, epoch }), opts.log));
 
   const maxLayers = opts.maxLayers ?? DEFAULT_MAX_LAYERS;
   const fixed = 2 + (opts.setup === 'build' ? 1 : 0);

@@ -23,7 +23,8 @@ export async function baseLayer(base: CachedFile, opts: { cacheRoot: string; epo
   const raw = await indexCpio(lazyFileSource(cpioPath, size));
   return {
     id: 'base',
-    entries: normalizeEntries(raw.map((e) => withMtime(e, opts.epoch))),
+    // The kernel unpacks the base cpio on a real boot: its duplicates resolve as the kernel does.
+    entries: normalizeEntries(raw.map((e) => withMtime(e, opts.epoch)), 'kernel'),
     cacheKey: `base:${base.sha256}:${LAYER_FORMAT}:epoch=${opts.epoch}`,
   };
 }

@@ -10,6 +10,7 @@ import { EntryTree } from './entry-tree.js';
 import { LAYER_FORMAT } from './layer-format.js';
 import type { Layer } from './layer.js';
 import { SETUP_WRAPPER_PATH, setupWrapperScript } from './setup-wrapper.js';
+import { hasWhiteoutName } from './whiteout-names.js';
 
 export type SetupMode = 'build' | 'boot' | 'none';
 
@@ -21,6 +22,9 @@ export const TCE_INSTALLED_DIR = 'usr/local/tce.installed';
  * such tcz); dbco sets it so whatever a tcz ships, so tce-load keeps working in the image.
  */
 export const TC_UID = 1001;
+/** TC's default login user, and where tc-config records it at boot (`echo "$USER" > ...`). */
+export const TC_USER = 'tc';
+export const TCUSER_PATH = 'etc/sysconfig/tcuser';
 export const STAFF_GID = 50;
 /** What tce-setup runs at boot after loading extensions (written by `tce-load -b`, one script a line). */
 export const SETUP_LIST_PATH = 'tmp/setup.lst';
@@ -81,6 +85,9 @@ export async function configLayer(inputs: PreparedInputs, lower: readonly Layer[
       else if (!shipped) put(bytesEntry(p, Buffer.alloc(0), { mode: 0o644, uid: TC_UID, gid: STAFF_GID }, epoch), 'extensions');
     }
   }
+  // Setup scripts read the login user from the file tc-config writes at boot (Xprogs:
+  // USER=`cat /etc/sysconfig/tcuser`); a container never runs tc-config, so write what it would.
+  if (setupScripts.length > 0 && !below.get(TCUSER_PATH)) put(text(TCUSER_PATH, `${TC_USER}\n`, { mode: 0o644, uid: 0, gid: 0 }), 'extensions');
 
   if (recipe.bootlocal?.length) {
     const p = 'opt/bootlocal.sh';
@@ -114,6 +121,9 @@ export async function configLayer(inputs: PreparedInputs, lower: readonly Layer[
   for (const [i, spec] of (recipe.files ?? []).entries()) {
     const field = `files[${i}]`;
     const dest = checkedPath(spec.dest, where, `${field}.dest`);
+    if (hasWhiteoutName(dest)) {
+      throw new RecipeError(where, `${field}.dest`, `${spec.dest}: a name starting with .wh. is a whiteout in a Docker layer (it would delete a file of the image), so dbco refuses it`);
+    }
     if (isDir(dest)) throw new RecipeError(where, `${field}.dest`, `${spec.dest} is a directory in the image`);
     const mode = spec.mode === undefined ? 0o644 : parseInt(spec.mode, 8);
     const [uid, gid] = spec.owner === undefined ? [0, 0] : spec.owner.split(':').map(Number) as [number, number];

@@ -28,6 +28,15 @@ export interface FinishOptions {
 export class EntryTree {
   private readonly slots = new Map<string, Slot>();
 
+  /**
+   * 'kernel': one archive's own entries as the kernel's initramfs unpacker (init/initramfs.c) applies
+   * them. Its clean_path() removes a node of another type before creating the new one, with rmdir for
+   * a directory: that fails while the directory has children, and the new non-directory is then not
+   * created. So a later entry wins, except over a directory that already holds entries.
+   * 'layers' (default): Docker's rules, a non-directory replaces a directory with its subtree.
+   */
+  constructor(private readonly mode: 'layers' | 'kernel' = 'layers') {}
+
   /** Applies one layer: its whiteouts first (they address the layers below), then its entries. */
   addLayer(entries: readonly Entry[], whiteouts: readonly string[] = []): void {
     for (const w of whiteouts) this.remove(w);
@@ -112,8 +121,17 @@ export class EntryTree {
 
   private put(path: string, slot: Slot): void {
     const existing = this.slots.get(path);
-    if (existing && existing.entry.kind === 'dir' && slot.entry.kind !== 'dir') this.removeUnder(path);
+    if (existing && existing.entry.kind === 'dir' && slot.entry.kind !== 'dir') {
+      if (this.mode === 'kernel' && this.hasUnder(path)) return;
+      this.removeUnder(path);
+    }
     this.slots.set(path, slot);
+  }
+
+  private hasUnder(path: string): boolean {
+    const prefix = `${path}/`;
+    for (const key of this.slots.keys()) if (key.startsWith(prefix)) return true;
+    return false;
   }
 
   private removeUnder(path: string): void {

@@ -14,9 +14,12 @@ export function flattenLayers(layers: readonly Layer[]): Entry[] {
   return tree.finish({ complete: true });
 }
 
-/** One layer's raw entries as a layer needs them: unique paths (later wins), sorted, canonical links. */
-export function normalizeEntries(entries: readonly Entry[]): Entry[] {
-  const tree = new EntryTree();
+/**
+ * One layer's raw entries as a layer needs them: unique paths (later wins), sorted, canonical links.
+ * `kernel` for an initramfs, whose duplicate paths resolve as the kernel's unpacker does (EntryTree).
+ */
+export function normalizeEntries(entries: readonly Entry[], mode: 'layers' | 'kernel' = 'layers'): Entry[] {
+  const tree = new EntryTree(mode);
   tree.addLayer(entries);
   return tree.finish({ complete: false });
 }

@@ -46,7 +46,7 @@ describe('assembleRootfs', () => {
   it('layers: base, one per extension in install order, config', () => {
     expect(rootfs.arch).toBe('x86_64');
     expect(rootfs.layers.map((l) => l.id)).toEqual(['base', 'ext:plainext.tcz', 'ext:setupext.tcz', 'ext:keptext.tcz', 'ext:modsext.tcz', 'config']);
-    expect(rootfs.layers[2]!.cacheKey).toBe(`tcz:${inp.extensions[1]!.file.sha256}:v1:epoch=1700000000`);
+    expect(rootfs.layers[2]!.cacheKey).toBe(`tcz:${inp.extensions[1]!.file.sha256}:v2:epoch=1700000000`);
     for (const l of rootfs.layers) expect(l.entries.every((e) => e.mtime === 1700000000), l.id).toBe(true);
     const setup = byPath(rootfs.layers[2]!.entries);
     expect(meta(setup.get('usr/local/bin/suid'))).toEqual({ kind: 'file', mode: '4755', owner: '0:0', size: 4 });

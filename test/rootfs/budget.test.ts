@@ -28,7 +28,7 @@ describe('layer budget', () => {
     ];
     const { layers: out, merged } = applyLayerBudget(layers, 3);
     expect(out.map((l) => l.id)).toEqual(['ext:big1.tcz', 'ext:big2.tcz', 'ext:s-b.tcz+s-a.tcz+tiny.tcz']);
-    expect(merged!.cacheKey).toMatch(/^merged:v1:[0-9a-f]{64}$/);
+    expect(merged!.cacheKey).toMatch(/^merged:v2:[0-9a-f]{64}$/);
     expect(applyLayerBudget(layers, 5).layers).toEqual(layers);
     // Same members, same key: the merged layer is cacheable across builds.
     expect(applyLayerBudget(layers, 3).merged!.cacheKey).toBe(merged!.cacheKey);

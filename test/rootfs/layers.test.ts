@@ -19,7 +19,7 @@ describe('base and extension layers hold exactly what the archives hold', () => 
     const layer = await baseLayer(cachedFile(BASE64()), { cacheRoot: path.join(tmp.dir, 'c1'), epoch: 1234 });
     expect(layer.entries.length).toBeGreaterThan(600);
     expect(layer.entries.every((e) => e.mtime === 1234)).toBe(true);
-    expect(layer.cacheKey).toMatch(/^base:[0-9a-f]{64}:v1:epoch=1234$/);
+    expect(layer.cacheKey).toMatch(/^base:[0-9a-f]{64}:v2:epoch=1234$/);
     expect(await treeOfEntries(layer.entries, ROOTFS_TREE)).toEqual(treeOfDir(dir, ROOTFS_TREE));
   });
 
