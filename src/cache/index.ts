@@ -21,6 +21,11 @@ export interface BlobInfo {
 export interface IndexRecord extends BlobInfo {
   url: string;
   stamp?: string;
+  /**
+   * Whether an md5 from outside the bytes (the mirror's .md5.txt, a lock) vouched for them. A payload
+   * stored while its .md5.txt was missing is checked again once the md5 appears.
+   */
+  md5Checked?: boolean;
 }
 
 /** A metadata answer from a mirror: the text, or the fact that the file is absent (404). */
@@ -176,6 +181,7 @@ export class Cache {
       md5: rec.md5,
       size: rec.size,
       ...(typeof rec.stamp === 'string' ? { stamp: rec.stamp } : {}),
+      ...(rec.md5Checked === true ? { md5Checked: true } : {}),
     };
   }
 

@@ -71,16 +71,19 @@ export class FolderMirror implements MirrorSource {
     if (!st.isFile()) return null;
     const stamp = `${st.size}:${st.mtimeMs}:${st.ino}`;
     const rec = await cache.lookup(file);
-    if (rec && rec.stamp === stamp && satisfies(rec, expect)) return toCachedFile(cache.blobPath(rec.sha256), rec, file);
-
     let mirrorMd5: string | undefined;
     if (expect.md5 === undefined) {
       const t = await this.text(`${relPath}.md5.txt`);
       if (t !== null) mirrorMd5 = parseMd5Txt(`${file}.md5.txt`, t);
     }
+    // A copy made while the .md5.txt was missing is trusted only until one appears.
+    if (rec && rec.stamp === stamp && satisfies(rec, expect) && (mirrorMd5 === undefined || mirrorMd5 === rec.md5)) {
+      return toCachedFile(cache.blobPath(rec.sha256), rec, file);
+    }
+
     try {
       const stored = await cache.putStream(await openReadStream(file), (info) => checkDigests(file, expect, mirrorMd5, info));
-      await cache.record({ url: file, sha256: stored.sha256, md5: stored.md5, size: stored.size, stamp });
+      await cache.record({ url: file, sha256: stored.sha256, md5: stored.md5, size: stored.size, stamp, md5Checked: expect.md5 !== undefined || mirrorMd5 !== undefined });
       this.opts.log?.info(`copied ${file} (${stored.size} bytes)`);
       return toCachedFile(stored.path, stored, file);
     } catch (err) {

@@ -4,6 +4,7 @@ import { Semaphore } from '../io/semaphore.js';
 import type { CachedFile } from '../cache/cached-file.js';
 import type { Logger } from '../io/logger.js';
 import { DEFAULT_RETRY, MemorySink, download, exists, type RetryPolicy } from './download.js';
+import { checkMetaText } from './meta-check.js';
 import { FetchProgress } from './progress.js';
 import type { Expected, MirrorSource } from './types.js';
 import { blobByDigest, checkDigests, checkRelPath, parseMd5Txt, satisfies, toCachedFile } from './verify.js';
@@ -94,22 +95,61 @@ export class HttpMirror implements MirrorSource {
     const known = await cache.getMeta(url, metadataMaxAgeMs(Boolean(this.opts.offline)));
     if (known) return known.present ? known.text : null;
     if (this.opts.offline) throw new OfflineError(`--offline: ${url} is not in the cache (${cache.root})`);
-    const sink = new MemorySink(MAX_TEXT);
-    const found = await this.sem.run(() => download(url, sink, this.policy));
-    const text = found ? sink.bytes().toString('utf8') : null;
+    const text = await this.askText(url);
     await cache.setMeta(url, text);
     return text;
   }
 
+  /**
+   * The mirror's answer, believed only once it looks right (checkMetaText; a bad body is asked again a
+   * few times, then refused). A 404 for a .dep means "no dependencies" for a day, so it is believed only
+   * when a second request after a pause says the same: a mirror mid-sync or a flaky proxy answers one
+   * transient 404, not two in a row.
+   */
+  private async askText(url: string): Promise<string | null> {
+    const attempts = 3;
+    let confirmations = url.endsWith('.dep') ? 1 : 0;
+    for (let attempt = 1; ; attempt++) {
+      const sink = new MemorySink(MAX_TEXT);
+      const found = await this.sem.run(() => download(url, sink, this.policy));
+      if (!found) {
+        if (confirmations-- > 0) {
+          await pause(this.policy.baseDelayMs);
+          continue;
+        }
+        return null;
+      }
+      const text = sink.bytes().toString('utf8');
+      try {
+        checkMetaText(url, text);
+        return text;
+      } catch (err) {
+        if (attempt >= attempts) throw err;
+        await pause(this.policy.baseDelayMs * attempt);
+      }
+    }
+  }
+
   private async loadPayload(relPath: string, url: string, expect: Expected): Promise<CachedFile | null> {
     const { cache } = this.opts;
+    const md5Url = this.urlOf(`${relPath}.md5.txt`);
     const rec = await cache.lookup(url);
-    if (rec && satisfies(rec, expect)) return toCachedFile(cache.blobPath(rec.sha256), rec, url);
+    if (rec && satisfies(rec, expect)) {
+      if (expect.md5 !== undefined || rec.md5Checked) return toCachedFile(cache.blobPath(rec.sha256), rec, url);
+      // Stored while the mirror had no .md5.txt: check it now that one may be there (asked again after the TTL).
+      const mt = await this.text(`${relPath}.md5.txt`);
+      if (mt === null) return toCachedFile(cache.blobPath(rec.sha256), rec, url);
+      const want = parseMd5Txt(md5Url, mt);
+      if (want === rec.md5) {
+        await cache.record({ ...rec, md5Checked: true });
+        return toCachedFile(cache.blobPath(rec.sha256), rec, url);
+      }
+      this.opts.log?.warn(`${url}: the copy in the cache ${cache.root} was fetched while the mirror had no .md5.txt and does not match its md5 ${want}: fetching it again`);
+    }
     const known = await blobByDigest(cache, expect, url);
     if (known) return known;
     if (this.opts.offline) throw new OfflineError(`--offline: ${url} is not in the cache (${cache.root})`);
 
-    const md5Url = this.urlOf(`${relPath}.md5.txt`);
     // The md5 and the payload travel in parallel: one round trip instead of two per file.
     const md5Text = expect.md5 === undefined ? this.text(`${relPath}.md5.txt`) : Promise.resolve(null);
     md5Text.catch(() => undefined);
@@ -143,7 +183,7 @@ export class HttpMirror implements MirrorSource {
         throw err;
       }
       const path = await cache.commit(file.path, info.sha256);
-      await cache.record({ url, ...info });
+      await cache.record({ url, ...info, md5Checked: expect.md5 !== undefined || mt !== null });
       ok = true;
       return toCachedFile(path, info, url);
     } catch (err) {
@@ -156,4 +196,8 @@ export class HttpMirror implements MirrorSource {
       this.progress.done(url, file.size, ok);
     }
   }
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
