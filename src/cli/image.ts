@@ -11,7 +11,8 @@ import { pushOption, type PushCommandOptions } from './push.js';
 export interface ImageCommandOptions extends Omit<DockerImageOptions, 'log'>, Omit<PushCommandOptions, 'cache'> {
   docker?: boolean;
   disk?: boolean;
-  format?: 'raw' | 'qcow2';
+  format?: 'raw' | 'qcow2' | 'vmdk' | 'vhd' | 'vhdx' | 'ova';
+  subformat?: 'streamOptimized' | 'monolithicSparse' | 'fixed' | 'dynamic';
   packerTemplateOnly?: boolean;
   packer?: boolean;
   buildDir?: string;
@@ -29,7 +30,8 @@ export function registerImage(program: Command): void {
     .option('-t, --tag <ref>', 'image reference (default: image.tag, else <name>:latest)')
     .option('-o, --output <file>', '--docker: write the image archive (docker load / OCI layout) here instead of loading it; --disk: the disk file')
     .option('--max-layers <n>', 'most layers the image may have (default: image.max_layers, else 100)', parsePositiveInt)
-    .option('--format <fmt>', '--disk: raw or qcow2')
+    .option('--format <fmt>', '--disk: raw, qcow2, vmdk, vhd, vhdx or ova (default: the -o extension, else disk.format, else raw)')
+    .option('--subformat <sub>', '--disk: vmdk streamOptimized (default) or monolithicSparse; vhd dynamic (default) or fixed')
     .option('--packer-template-only', '--disk: write the Packer template and stop')
     .option('--no-packer', '--disk: host-side assembly only, no VM stage')
     .option('--build-dir <dir>', '--disk: folder for the Packer template, logs and intermediate disks')
@@ -44,8 +46,13 @@ export function registerImage(program: Command): void {
       }
       // --disk belongs to the disk output (src/outputs/disk); this command only dispatches to it.
       if (opts.disk) {
-        if (opts.format && opts.format !== 'raw' && opts.format !== 'qcow2') {
-          throw new DbcoError('USAGE', `image: --format ${opts.format}: expected raw or qcow2`);
+        const formats = ['raw', 'qcow2', 'vmdk', 'vhd', 'vhdx', 'ova'];
+        if (opts.format && !formats.includes(opts.format)) {
+          throw new DbcoError('USAGE', `image: --format ${opts.format}: expected one of ${formats.join(', ')}`);
+        }
+        const subformats = ['streamOptimized', 'monolithicSparse', 'fixed', 'dynamic'];
+        if (opts.subformat && !subformats.includes(opts.subformat)) {
+          throw new DbcoError('USAGE', `image: --subformat ${opts.subformat}: expected one of ${subformats.join(', ')}`);
         }
         // The disk output prints its own result (the disk path) on stdout.
         await (await import('../outputs/disk/index.js')).runDiskImage(recipePath, opts);

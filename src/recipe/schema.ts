@@ -52,7 +52,21 @@ export const DiskSpec = z.strictObject({
   /** initramfs: one initramfs holding everything; frugal: base + config initramfs, tczs in /tce/optional. */
   layout: z.enum(['initramfs', 'frugal']).optional(),
   label: z.string().max(16).optional(),
-  format: z.enum(['raw', 'qcow2']).optional(),
+  format: z.enum(['raw', 'qcow2', 'vmdk', 'vhd', 'vhdx', 'ova']).optional().describe('disk file format (default: from the -o extension, else raw)'),
+  subformat: z.enum(['streamOptimized', 'monolithicSparse', 'fixed', 'dynamic']).optional()
+    .describe('vmdk: streamOptimized (default) or monolithicSparse; vhd: dynamic (default) or fixed (Azure)'),
+});
+
+/** The virtual machine an OVA describes (and the Packer stage's memory). */
+export const VmSpec = z.strictObject({
+  cpus: z.number().int().min(1).max(64).optional().describe('virtual CPUs (default 1)'),
+  memory: z.number().int().min(16).max(1048576).optional().describe('memory in MiB (default 256)'),
+  nic: z.enum(['e1000', 'pcnet32', 'vmxnet3', 'none']).optional().describe('network adapter on the NAT network (default e1000)'),
+  controller: z.enum(['ide', 'sata']).optional().describe('disk controller (default ide)'),
+  firmware: z.enum(['bios']).optional().describe('the disk boots through GRUB for BIOS'),
+  version: z.string().min(1).optional().describe('product version in the OVF ProductSection'),
+  vendor: z.string().min(1).optional().describe('product vendor in the OVF ProductSection'),
+  description: z.string().min(1).optional().describe('description (OVF AnnotationSection)'),
 });
 
 export const IsoBase = z.strictObject({
@@ -85,11 +99,13 @@ export const Recipe = z.strictObject({
   provision: z.array(z.string()).optional().describe('shell steps run in the guest during the Packer boot'),
   image: ImageSpec.optional(),
   disk: DiskSpec.optional(),
+  vm: VmSpec.optional(),
 });
 
 export type Recipe = z.infer<typeof Recipe>;
 export type FileSpec = z.infer<typeof FileSpec>;
 export type ImageSpec = z.infer<typeof ImageSpec>;
 export type DiskSpec = z.infer<typeof DiskSpec>;
+export type VmSpec = z.infer<typeof VmSpec>;
 export type IsoBase = z.infer<typeof IsoBase>;
 export type FileBase = z.infer<typeof FileBase>;

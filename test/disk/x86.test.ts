@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { buildDisk } from '../../src/outputs/disk/index.js';
@@ -9,52 +9,17 @@ import { kvmWorks } from '../../src/outputs/disk/qemu.js';
 import { prepare } from '../../src/pipeline/prepare.js';
 import { requireTool, runDbco, sharedMirror, tempDir } from '../helpers/env.js';
 import { bootUntil } from './qemu-watch.js';
+import { I386_DISTRIBUTION, i386FixtureMirror } from './fixtures.js';
 
-/** scripts/install-deps.sh puts busybox-static:i386 here (the host cannot run i386 binaries itself). */
-const I386_BUSYBOX = process.env.DBCO_I386_BUSYBOX ?? '/var/cache/dbco-test/busybox-i386/bin/busybox';
-
-const md5 = (f: string): string => createHash('md5').update(readFileSync(f)).digest('hex');
 const sha = (f: string): string => createHash('sha256').update(readFileSync(f)).digest('hex');
-
-/** A base initramfs of an i386 busybox whose /init prints a marker and the recipe's file, then powers off. */
-function fixtureBase(dir: string, out: string): void {
-  const root = path.join(dir, 'base-root');
-  for (const d of ['bin', 'dev', 'proc', 'etc', 'opt']) mkdirSync(path.join(root, d), { recursive: true });
-  copyFileSync(I386_BUSYBOX, path.join(root, 'bin/busybox'));
-  chmodSync(path.join(root, 'bin/busybox'), 0o755);
-  execFileSync('mknod', ['-m', '600', path.join(root, 'dev/console'), 'c', '5', '1']);
-  writeFileSync(path.join(root, 'init'), [
-    '#!/bin/busybox sh',
-    '/bin/busybox mount -t proc proc /proc',
-    'echo "I386-MARKER $(/bin/busybox uname -m) $(/bin/busybox cat /etc/dbco/x86.txt)"',
-    '/bin/busybox poweroff -f',
-    '',
-  ].join('\n'));
-  chmodSync(path.join(root, 'init'), 0o755);
-  execFileSync('sh', ['-c', `cd '${root}' && find . | sort | cpio -o -H newc --quiet | gzip -9n > '${out}'`]);
-}
 
 describe('32-bit x86 disk (7.x vmlinuz, i386 busybox base)', () => {
   const tmp = tempDir('dbco-disk-x86-');
   const cache = path.join(tmp.dir, 'cache');
   const mirror = path.join(tmp.dir, 'mirror');
-  const df = path.join(mirror, '7.x/x86/release/distribution_files');
+  const df = path.join(mirror, I386_DISTRIBUTION);
 
-  beforeAll(() => {
-    if (!existsSync(I386_BUSYBOX)) throw new Error(`${I386_BUSYBOX} missing: run scripts/install-deps.sh`);
-    mkdirSync(df, { recursive: true });
-    for (const f of ['vmlinuz', 'vmlinuz.md5.txt']) copyFileSync(path.join(sharedMirror(), '7.x/x86/release/distribution_files', f), path.join(df, f));
-    fixtureBase(tmp.dir, path.join(df, 'fixture.gz'));
-    writeFileSync(path.join(df, 'fixture.gz.md5.txt'), `${md5(path.join(df, 'fixture.gz'))}  fixture.gz\n`);
-    const tcz = path.join(mirror, '7.x/x86/tcz');
-    mkdirSync(tcz, { recursive: true });
-    for (const n of ['mirrors.tcz', 'libattr.tcz']) {
-      for (const suffix of ['', '.md5.txt', '.dep']) {
-        const src = path.join(sharedMirror(), '7.x/x86/tcz', n + suffix);
-        if (existsSync(src)) copyFileSync(src, path.join(tcz, n + suffix));
-      }
-    }
-  });
+  beforeAll(() => i386FixtureMirror(mirror));
   afterAll(() => tmp.cleanup());
 
   function recipe(name: string, extra: string[]): string {

@@ -1,8 +1,8 @@
 /**
  * `dbco image --disk`: prepare -> assembleRootfs -> (+ disk hooks layer) -> host-side disk assembly ->
- * Packer VM stage (provision, boot confirmation) -> normalized artifact at -o (raw or qcow2).
+ * Packer VM stage (provision, boot confirmation) -> normalized artifact at -o in its format (formats.ts).
  */
-import { copyFile, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Cache, defaultCacheDir } from '../../cache/index.js';
 import { RecipeError } from '../../errors.js';
@@ -14,15 +14,18 @@ import { buildEpoch } from '../../rootfs/epoch.js';
 import { flattenLayers } from '../../rootfs/flatten.js';
 import { assembleDisk, parseSize, PART_OFFSET, type AssembledDisk } from './assemble.js';
 import { normalizeExtPartition } from './ext-normalize.js';
+import { chooseFormat, writeDiskFormat, type DiskFormat, type DiskSubformat } from './formats.js';
 import { diskHooksLayer, provisionDrive } from './hooks.js';
 import { frugalLayout, initramfsLayout } from './layout.js';
 import { packerPaths, runPacker, sha256File, writePackerTemplate, type PackerPaths } from './packer.js';
 import { kvmWorks } from './qemu.js';
-import { findTool, runTool } from './tools.js';
+import { findTool } from './tools.js';
 
 export interface DiskImageOptions {
   output?: string;
-  format?: 'raw' | 'qcow2';
+  format?: DiskFormat;
+  /** vmdk: streamOptimized | monolithicSparse; vhd: dynamic | fixed. */
+  subformat?: DiskSubformat;
   mirror?: string;
   cache?: string;
   offline?: boolean;
@@ -94,10 +97,9 @@ export async function runDiskImage(recipePath: string, opts: DiskImageOptions = 
   const cacheRoot = opts.cache ?? defaultCacheDir();
   const inputs = await prepare(recipePath, { mirror: opts.mirror, cache: cacheRoot, offline: opts.offline, frozen: opts.frozen, allowOutsideSrc: opts.allowOutsideSrc, log });
   const { recipe } = inputs;
-  const format = opts.format ?? recipe.disk?.format ?? 'raw';
-  if (format !== 'raw' && format !== 'qcow2') throw new RecipeError(recipePath, 'disk.format', `unknown format ${JSON.stringify(format)}: raw or qcow2`);
-  if (format === 'qcow2') findTool('qemu-img');
-  const output = path.resolve(opts.output ?? `${recipe.name}.${format}`);
+  const choice = chooseFormat(recipePath, recipe, { format: opts.format, output: opts.output, subformat: opts.subformat, sizeBytes: parseSize(recipe.disk?.size ?? '64M') });
+  if (choice.format === 'qcow2') findTool('qemu-img');
+  const output = path.resolve(opts.output ?? `${recipe.name}.${choice.format}`);
   const buildDir = path.resolve(opts.buildDir ?? `${output}.build`);
   await mkdir(buildDir, { recursive: true });
   const epoch = buildEpoch();
@@ -123,7 +125,7 @@ export async function runDiskImage(recipePath: string, opts: DiskImageOptions = 
       diskBytes: (await stat(assembled)).size,
       provisionDrive: provision,
       accelerator: kvm ? 'kvm' : 'tcg',
-      memoryMiB: opts.memory ?? 256,
+      memoryMiB: opts.memory ?? recipe.vm?.memory ?? 256,
       arch: recipe.arch,
       paths,
     });
@@ -142,15 +144,9 @@ export async function runDiskImage(recipePath: string, opts: DiskImageOptions = 
     log.info(`VM stage done in ${(packerMs / 1000).toFixed(1)} s`);
   }
 
-  const tmp = `${output}.tmp-${process.pid}`;
-  try {
-    if (format === 'qcow2') await runTool('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', final, tmp], { log });
-    else await copyFile(final, tmp);
-    await rename(tmp, output);
-  } catch (err) {
-    await rm(tmp, { force: true }); // never leave a half-written disk beside the output
-    throw err;
-  }
+  const t2 = Date.now();
+  await writeDiskFormat(final, output, choice, { recipe, epoch, work: buildDir, log });
+  if (choice.format !== 'raw') log.info(`${choice.format}${choice.subformat ? ` (${choice.subformat})` : ''} written in ${((Date.now() - t2) / 1000).toFixed(1)} s`);
   if (paths) await rm(paths.outputDir, { recursive: true, force: true });
   log.info(`wrote ${output}`);
   // The CLI (no logger given) prints the result on stdout, like --docker prints the image ID.
