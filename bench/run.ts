@@ -18,6 +18,7 @@ const SECTIONS: Record<string, string> = {
   resolve: './resolve.js',
   docker: './docker.js',
   disk: './disk.js',
+  'disk-formats': './disk.js#runFormats',
 };
 
 async function main(): Promise<void> {
@@ -27,8 +28,9 @@ async function main(): Promise<void> {
     const modPath = SECTIONS[name];
     if (!modPath) throw new Error(`unknown bench section ${name}`);
     console.error(`bench: ${name} ...`);
-    const mod = (await import(modPath)) as { run(): Promise<BenchSection> };
-    const section = await mod.run();
+    const [file, fn = 'run'] = modPath.split('#') as [string, string?];
+    const mod = (await import(file)) as Record<string, () => Promise<BenchSection>>;
+    const section = await mod[fn]!();
     parts.set(section.title, `## ${section.title}\n\n${section.markdown.trim()}\n`);
   }
   const cpu = os.cpus()[0]?.model ?? 'unknown cpu';
@@ -38,7 +40,7 @@ async function main(): Promise<void> {
     '# dbco benchmarks',
     '',
     `Last written ${new Date().toISOString()} on ${os.cpus().length} x ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${kernel}, Node ${process.version}.`,
-    'Written by `npm run bench` (`BENCH=squashfs,resolve,docker,disk` picks sections); within each section every comparison ran side by side in one run, on this machine.',
+    'Written by `npm run bench` (`BENCH=squashfs,resolve,docker,disk,disk-formats` picks sections); within each section every comparison ran side by side in one run, on this machine.',
     '',
   ].join('\n');
   // A run of some sections keeps the others' figures from their last run (each section says when it ran).

@@ -27,6 +27,12 @@ have gcc         || need+=(gcc)    # test/docker compiles libc-free x86_64 fixtu
 [ -e /usr/lib/x86_64-linux-gnu/libc.so ] || need+=(libc6-dev)
 have setfattr    || need+=(attr)   # squashfs tests put xattrs on trees so mksquashfs writes extended inodes
 have htpasswd    || need+=(apache2-utils)  # test/registry: htpasswd -B for the registry's basic auth
+# test/disk/vm-formats: independent readers of dbco's VM formats and the OVA
+have vmdkinfo    || need+=(libvmdk-utils)
+/usr/bin/python3 -c 'import pyvmdk' 2>/dev/null || need+=(python3-libvmdk)
+have xmllint     || need+=(libxml2-utils)
+have virt-v2v    || need+=(virt-v2v)
+ls /boot/vmlinuz-* >/dev/null 2>&1 || need+=(linux-image-amd64)  # virt-v2v's appliance (supermin) boots the host's kernel
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-deps: apt-get install ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
