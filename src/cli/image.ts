@@ -48,11 +48,11 @@ export function registerImage(program: Command): void {
       if (opts.disk) {
         const formats = ['raw', 'qcow2', 'vmdk', 'vhd', 'vhdx', 'ova'];
         if (opts.format && !formats.includes(opts.format)) {
-          throw new DbcoError('USAGE', `image: --format ${opts.format}: expected one of ${formats.join(', ')}`);
+          throw new UsageError(`image: --format ${opts.format}: expected one of ${formats.join(', ')}`);
         }
         const subformats = ['streamOptimized', 'monolithicSparse', 'fixed', 'dynamic'];
         if (opts.subformat && !subformats.includes(opts.subformat)) {
-          throw new DbcoError('USAGE', `image: --subformat ${opts.subformat}: expected one of ${subformats.join(', ')}`);
+          throw new UsageError(`image: --subformat ${opts.subformat}: expected one of ${subformats.join(', ')}`);
         }
         // The disk output prints its own result (the disk path) on stdout.
         await (await import('../outputs/disk/index.js')).runDiskImage(recipePath, opts);

@@ -9,7 +9,7 @@ import { copyFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DbcoError, RecipeError } from '../../errors.js';
+import { RecipeError, UsageError } from '../../errors.js';
 import { scanDisk } from '../../formats/disk/image-ids.js';
 import { ovaManifest, writeOva, type OvaMember } from '../../formats/disk/ova.js';
 import { ovfEnvelope, type OvfVm } from '../../formats/disk/ovf.js';
@@ -47,10 +47,10 @@ export interface FormatChoice { format: DiskFormat; subformat?: DiskSubformat }
 export function chooseFormat(recipePath: string, recipe: Recipe, opts: { format?: string; output?: string; subformat?: string; sizeBytes: number }): FormatChoice {
   const byExt = opts.output ? formatOfPath(opts.output) : undefined;
   if (opts.format !== undefined && !(DISK_FORMATS as readonly string[]).includes(opts.format)) {
-    throw new DbcoError('USAGE', `image: --format ${opts.format}: expected one of ${DISK_FORMATS.join(', ')}`);
+    throw new UsageError(`image: --format ${opts.format}: expected one of ${DISK_FORMATS.join(', ')}`);
   }
   if (opts.format && byExt && byExt !== opts.format) {
-    throw new DbcoError('USAGE', `image: --format ${opts.format} but -o ${path.basename(opts.output!)} names ${byExt}`);
+    throw new UsageError(`image: --format ${opts.format} but -o ${path.basename(opts.output!)} names ${byExt}`);
   }
   const format = (opts.format ?? byExt ?? recipe.disk?.format ?? 'raw') as DiskFormat;
   const sub = (opts.subformat ?? recipe.disk?.subformat) as DiskSubformat | undefined;
@@ -58,7 +58,7 @@ export function chooseFormat(recipePath: string, recipe: Recipe, opts: { format?
   const allowed = SUBFORMATS[format];
   if (sub !== undefined && !allowed?.includes(sub)) {
     const msg = allowed ? `${sub} is not a ${format} subformat: ${allowed.join(' or ')}` : `${sub}: the ${format} format has no subformats`;
-    if (opts.subformat !== undefined) throw new DbcoError('USAGE', `image: ${field} ${msg}`);
+    if (opts.subformat !== undefined) throw new UsageError(`image: ${field} ${msg}`);
     throw new RecipeError(recipePath, field, msg);
   }
   const subformat = sub ?? allowed?.[0];
