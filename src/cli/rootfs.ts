@@ -8,6 +8,7 @@ import { buildEpoch } from '../rootfs/epoch.js';
 import { writeTar } from '../formats/tar/index.js';
 import { writeStreamAtomic } from '../outputs/docker/stream-file.js';
 import { stderrLogger } from './log.js';
+import { setupOf } from '../recipe/defaults.js';
 import { allowOutsideSrcOption, buildOptions } from './flags.js';
 
 interface RootfsOptions {
@@ -37,9 +38,9 @@ export function registerRootfs(program: Command): void {
       const log = stderrLogger(opts.quiet);
       const cacheRoot = opts.cache ?? defaultCacheDir();
       const cache = new Cache(cacheRoot);
-      const inputs = await prepare(recipePath, { mirror: opts.mirror, cache: cacheRoot, offline: opts.offline, frozen: opts.frozen, allowOutsideSrc: opts.allowOutsideSrc, log });
+      const inputs = await prepare(recipePath, { mirror: opts.mirror, cache: cacheRoot, offline: opts.offline, frozen: opts.frozen, allowOutsideSrc: opts.allowOutsideSrc, kernel: false, log });
       const epoch = buildEpoch();
-      const rootfs = await assembleRootfs(inputs, { cache, epoch, setup: inputs.recipe.image?.setup ?? 'build', log });
+      const rootfs = await assembleRootfs(inputs, { cache, epoch, setup: setupOf(inputs.recipe), log });
       let tar;
       if (opts.layer) {
         const layer = rootfs.layers.find((l) => l.id === opts.layer);

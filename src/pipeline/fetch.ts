@@ -32,6 +32,7 @@ export async function fetchSession(s: Session): Promise<FetchRun> {
     expect: (name) => expectOf(lockedExt.get(name), `${dir}/${name}`),
   });
   const useLock = s.opts.offline && s.lock && s.lock.recipe.digest === s.loaded.digest;
+  let kernelAsked = false;
   let resolution: Resolution;
   if (useLock) {
     // Offline with a current lock: the lock is the resolution; no .dep needs to be read.
@@ -49,7 +50,7 @@ export async function fetchSession(s: Session): Promise<FetchRun> {
   } else {
     try {
       resolution = await resolveExtensions(s.recipe.extensions ?? [], deps, {
-        kernelVersion: kernel.version,
+        kernelVersion: () => { kernelAsked = true; return kernel.version(); },
         warn: (m) => s.log.warn(m),
       });
     } catch (err) {
@@ -58,11 +59,16 @@ export async function fetchSession(s: Session): Promise<FetchRun> {
       throw err;
     }
   }
-  const [base, k] = await Promise.all([basePromise, kernel.info()]);
+  // A Docker image never boots the kernel: download it only when a KERNEL name needed its version.
+  const wantKernel = s.opts.kernel !== false || kernelAsked;
+  const noKernel: KernelInfo = s.recipe.kernel_version ? { version: s.recipe.kernel_version } : {};
+  const [base, k] = await Promise.all([basePromise, wantKernel ? kernel.info() : Promise.resolve(noKernel)]);
   // The lock remembers a version found in the base's modules, which the kernel header alone may not give.
   if (useLock && !k.version && s.lock!.kernelVersion) k.version = s.lock!.kernelVersion;
   const extensions: PreparedExtension[] = resolution.extensions.map((e) => ({ name: e.name, file: deps.files.get(e.name)!, deps: e.deps }));
   const lock = buildLock(s, base, k, extensions);
+  // Not fetched is not changed: the lock's kernel stays what it was, so the lock digest is the same.
+  if (!wantKernel && s.lock?.kernel && !lock.kernel) lock.kernel = s.lock.kernel;
   if (s.opts.frozen && s.lock) {
     const diffs = lockDifferences(s.lock, lock);
     if (diffs.length > 0) throw new OfflineError(`--frozen: the resolution differs from ${s.lockPath}:\n  ${diffs.join('\n  ')}`);

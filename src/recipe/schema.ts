@@ -41,7 +41,7 @@ export const ImageSpec = z.strictObject({
   workdir: z.string().optional(),
   labels: z.record(z.string(), z.string()).optional(),
   /** When extension setup scripts run: at build in a container, at container start, or never. */
-  setup: z.enum(['build', 'boot', 'none']).optional(),
+  setup: z.enum(['build', 'boot', 'none']).optional().describe('default: build for x86_64, boot for x86 (an x86_64 host need not run i386 binaries)'),
   /** Most layers the image may have; past it the smallest extensions share layers. */
   max_layers: z.number().int().min(3).max(127).optional(),
 });

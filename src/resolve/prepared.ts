@@ -12,6 +12,11 @@ export interface SourceOptions {
   offline?: boolean;
   frozen?: boolean;
   log?: Logger;
+  /**
+   * false for outputs that never boot a kernel (Docker image, rootfs tar): the kernel is then fetched
+   * only when a KERNEL extension name needs its version. Default true.
+   */
+  kernel?: boolean;
   /** Let `files[].src` name host files outside the recipe's folder (--allow-outside-src). */
   allowOutsideSrc?: boolean;
 }

@@ -96,7 +96,7 @@ describe('dbco image --docker: failures are clear, non-zero, tag nothing', () =>
 
   test('32-bit recipe with setup build: refused before any download, suggesting boot or none', async () => {
     const before = mirror.requests.length;
-    const r = await run(writeRecipe(tmp.dir, 'x86build', `name: x86build\nrelease: "7.2"\narch: x86\nmirror: ${mirror.url}\nbase: core.gz\n`));
+    const r = await run(writeRecipe(tmp.dir, 'x86build', `name: x86build\nrelease: "7.2"\narch: x86\nmirror: ${mirror.url}\nbase: core.gz\nimage: {setup: build}\n`));
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/cannot run x86 \(i386\) binaries/);
     expect(r.stderr).toMatch(/setup: boot/);

@@ -1,4 +1,5 @@
 import { rm } from 'node:fs/promises';
+import { setupOf } from '../../recipe/defaults.js';
 import { tempFolder } from '../../cache/atomic.js';
 import { DockerError, RecipeError } from '../../errors.js';
 import { Cache, defaultCacheDir } from '../../cache/index.js';
@@ -66,7 +67,7 @@ export async function runDockerImage(recipePath: string, opts: DockerImageOption
   // Loaded once, here: the x86 check needs it before anything starts, and prepare() takes it on.
   const loaded = await loadRecipe(recipePath, { cacheRoot });
   const { recipe } = loaded;
-  const setup = recipe.image?.setup ?? 'build';
+  const setup = setupOf(recipe);
   checkSetupMode(recipePath, recipe.arch, setup);
   const tag = opts.tag ?? recipe.image?.tag ?? `${recipe.name}:latest`;
 
@@ -74,7 +75,7 @@ export async function runDockerImage(recipePath: string, opts: DockerImageOption
   let engine: Engine | undefined = opts.output || opts.load === false ? undefined : await connectEngine();
 
   const cache = new Cache(cacheRoot);
-  const inputs = await prepare(loaded, { mirror: opts.mirror, cache: cacheRoot, offline: opts.offline, frozen: opts.frozen, allowOutsideSrc: opts.allowOutsideSrc, log });
+  const inputs = await prepare(loaded, { mirror: opts.mirror, cache: cacheRoot, offline: opts.offline, frozen: opts.frozen, allowOutsideSrc: opts.allowOutsideSrc, kernel: false, log });
   const epoch = buildEpoch();
   const rootfs = await assembleRootfs(inputs, { cache, epoch, maxLayers: opts.maxLayers ?? recipe.image?.max_layers, setup, log });
 
