@@ -80,6 +80,7 @@ export async function download(
       return await attemptOnce(url, sink, policy, state, onBytes);
     } catch (err) {
       if (err instanceof PermanentError) throw new FetchError(url, err.message, { cause: err });
+      throwIfNoSuchHost(url, err);
       lastCause = err;
     }
   }
@@ -102,11 +103,24 @@ export async function exists(url: string, policy: RetryPolicy): Promise<boolean>
       throw new FetchError(url, `HEAD answered HTTP ${status}`);
     } catch (err) {
       if (err instanceof FetchError || err instanceof PermanentError) throw err instanceof FetchError ? err : new FetchError(url, err.message, { cause: err });
+      throwIfNoSuchHost(url, err);
       lastCause = err;
     }
   }
   const why = lastCause instanceof Error ? lastCause.message : String(lastCause);
   throw new FetchError(url, `HEAD failed after ${policy.retries + 1} attempts: ${why}`, { cause: lastCause });
+}
+
+/**
+ * A host name that does not resolve (or no DNS at all: offline) will not resolve in the next seconds
+ * either: fail at once and say how to build without the network, instead of retrying for 10 s.
+ */
+function throwIfNoSuchHost(url: string, err: unknown): void {
+  const e = err as (NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException }) | undefined;
+  const code = [e?.code, e?.cause?.code, /\b(ENOTFOUND|EAI_AGAIN)\b/.exec(e?.message ?? '')?.[1]].find((c) => c === 'ENOTFOUND' || c === 'EAI_AGAIN');
+  if (!code) return;
+  const host = (() => { try { return new URL(url).hostname; } catch { return url; } })();
+  throw new FetchError(url, `cannot resolve ${host} (${code}: no network?); give a reachable mirror or a local mirror folder with --mirror or DBCO_MIRROR (e.g. DBCO_MIRROR=../shared/tc-mirror)`, { cause: err });
 }
 
 function backoff(policy: RetryPolicy, attempt: number): number {

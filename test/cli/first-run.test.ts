@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { existsSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { runDbco, sharedMirror, tempDir } from '../helpers/env.js';
+import { REPO_ROOT, runDbco, sharedMirror, tempDir } from '../helpers/env.js';
 import { serveFolder } from '../helpers/static-server.js';
 
 const M = sharedMirror();
@@ -34,5 +35,30 @@ describe('a new user\'s first run', () => {
     expect(r.code).toBe(0);
     const l = await runDbco(['ls', out]);
     expect(l.code).toBe(0);
+  });
+});
+
+describe('first run without the network, or without ../shared', () => {
+  const t = tempDir();
+  afterAll(() => t.cleanup());
+
+  test('a mirror host that does not resolve fails at once, naming --mirror and DBCO_MIRROR', async () => {
+    const recipe = path.join(t.dir, 'net.yaml');
+    writeFileSync(recipe, 'name: net\nrelease: "6.4.1"\narch: x86_64\nbase: rootfs64.gz\n');
+    const r = await runDbco(['fetch', recipe, '--mirror', 'http://dbco-test.invalid', '--cache', path.join(t.dir, 'cache')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^dbco: http:\/\/dbco-test\.invalid\/\S+: cannot resolve dbco-test\.invalid \((ENOTFOUND|EAI_AGAIN): no network\?\); give a reachable mirror or a local mirror folder with --mirror or DBCO_MIRROR/);
+    expect(r.stderr).not.toMatch(/attempts/);
+  });
+
+  test('.ci/run in a clone not beside ../shared: one clear failure naming DBCO_SHARED_MIRROR, before installing anything', () => {
+    const repo = path.join(t.dir, 'clone');
+    mkdirSync(path.join(repo, '.ci'), { recursive: true });
+    copyFileSync(path.join(REPO_ROOT, '.ci/run'), path.join(repo, '.ci/run'));
+    const env = { ...process.env };
+    delete env.DBCO_SHARED_MIRROR;
+    const r = spawnSync('bash', [path.join(repo, '.ci/run')], { env, encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`.ci/run: no TC mirror folder at ${path.join(t.dir, 'shared/tc-mirror')}: put the real TC files (tc-mirror) at ../shared/tc-mirror beside this checkout, or set DBCO_SHARED_MIRROR=/path/to/tc-mirror\n`);
   });
 });
