@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { InvalidArgumentError, type Command } from 'commander';
-import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { DbcoError } from '../errors.js';
-import { diskFormat, kvmWorks, qemuArgs, qemuBinary, type Arch } from '../outputs/disk/qemu.js';
+import { checkDiskFile, kvmWorks, NO_BOOTABLE_DEVICE, qemuArgs, qemuBinary, stopChild, type Arch } from '../outputs/disk/qemu.js';
 import { findTool } from '../outputs/disk/tools.js';
 import { memoryOption, quietOption } from './flags.js';
 
@@ -22,21 +22,29 @@ export function registerBoot(program: Command): void {
   quietOption(memoryOption(cmd, 'guest', 256))
     .action(async (disk: string, opts: { memory: number; arch: Arch; snapshot?: boolean; quiet?: boolean }) => {
       if (!existsSync(disk)) throw new DbcoError('USAGE', `boot: ${disk}: no such file`);
+      const format = checkDiskFile(disk);
       const bin = findTool(qemuBinary(opts.arch));
-      const head = Buffer.alloc(4);
-      const fd = openSync(disk, 'r');
-      readSync(fd, head, 0, 4, 0);
-      closeSync(fd);
-      const format = diskFormat(head);
       const kvm = await kvmWorks(disk, opts.arch, process.env, 6000, format);
       const args = qemuArgs(disk, { arch: opts.arch, memoryMiB: opts.memory, kvm, serial: 'stdio', snapshot: opts.snapshot, format });
       // Not an error: without KVM QEMU emulates the CPU (TCG), only slower.
       if (!opts.quiet) process.stderr.write(`${kvm ? 'using KVM' : 'no usable KVM here: QEMU emulates the CPU (TCG, slower)'}: ${bin} ${args.join(' ')}\n`);
+      let noBoot = false;
       const code = await new Promise<number>((resolve, reject) => {
-        const child = spawn(bin, args, { stdio: 'inherit' });
+        // The console is copied through, so a BIOS that found nothing to boot (it then waits forever) is seen.
+        const child = spawn(bin, args, { stdio: ['inherit', 'pipe', 'inherit'] });
+        let tail = '';
+        child.stdout.on('data', (c: Buffer) => {
+          process.stdout.write(c);
+          tail = (tail + c.toString('latin1')).slice(-200);
+          if (!noBoot && NO_BOOTABLE_DEVICE.test(tail)) {
+            noBoot = true;
+            void stopChild(child);
+          }
+        });
         child.on('error', reject);
         child.on('close', (c) => resolve(c ?? 1));
       });
+      if (noBoot) throw new DbcoError('BOOT', `boot: ${disk}: the BIOS found no bootable device on it`);
       process.exitCode = code;
     });
 }

@@ -18,6 +18,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   image: async () => (await import('./image.js')).registerImage,
   rootfs: async () => (await import('./image.js')).registerImage,
   boot: async () => (await import('./boot.js')).registerBoot,
+  test: async () => (await import('./test.js')).registerTest,
   schema: async () => (await import('./schema.js')).registerSchema,
   push: async () => (await import('./push.js')).registerPush,
   login: async () => (await import('./push.js')).registerPush,

@@ -69,6 +69,24 @@ export const VmSpec = z.strictObject({
   description: z.string().min(1).optional().describe('description (OVF AnnotationSection)'),
 });
 
+function compiles(re: string): boolean {
+  try {
+    new RegExp(re);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** One command `dbco test` runs in the built image or disk, with what it must print and return. */
+export const CheckSpec = z.strictObject({
+  name: z.string().min(1).optional().describe('label in the result table (default: the command)'),
+  run: z.string().min(1).describe('shell command, run with sh -c (as root in the disk\'s guest)'),
+  stdout: z.string().optional().describe('the exact standard output expected (a final newline is ignored)'),
+  stdout_matches: z.string().refine(compiles, 'a valid regular expression').optional().describe('a regular expression (JavaScript syntax) the standard output must match'),
+  exit: z.number().int().min(0).max(255).optional().describe('expected exit status (default 0)'),
+});
+
 export const IsoBase = z.strictObject({
   iso: z.string().min(1).describe('path or URL of a TC ISO'),
   sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex digits'),
@@ -98,6 +116,7 @@ export const Recipe = z.strictObject({
   persist: z.array(z.string().min(1)).optional(),
   provision: z.array(z.string()).optional().describe('shell steps run in the guest during the Packer boot'),
   image: ImageSpec.optional(),
+  checks: z.array(CheckSpec).optional().describe('commands `dbco test` runs in the built image or disk'),
   disk: DiskSpec.optional(),
   vm: VmSpec.optional(),
 });
@@ -105,6 +124,7 @@ export const Recipe = z.strictObject({
 export type Recipe = z.infer<typeof Recipe>;
 export type FileSpec = z.infer<typeof FileSpec>;
 export type ImageSpec = z.infer<typeof ImageSpec>;
+export type CheckSpec = z.infer<typeof CheckSpec>;
 export type DiskSpec = z.infer<typeof DiskSpec>;
 export type VmSpec = z.infer<typeof VmSpec>;
 export type IsoBase = z.infer<typeof IsoBase>;

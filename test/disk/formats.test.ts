@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { buildMbr, parseMbr } from '../../src/formats/disk/mbr.js';
 import { patchBootImg, patchCoreImg } from '../../src/formats/disk/grub-embed.js';
-import { fileBlocks, normalizeInodeTimes, normalizeJournalSuperblock, normalizeSuperblock, parseSuperblock, type ExtInfo } from '../../src/formats/disk/ext.js';
+import { fileBlocks, normalizeInodeTimes, normalizeJournalSuperblock, normalizeSuperblock, parseSuperblock, specialInodes, type ExtInfo } from '../../src/formats/disk/ext.js';
 import { provisionDrive, PROVISION_MAGIC, diskHooksLayer, PROVISION_HOOK_PATH } from '../../src/outputs/disk/hooks.js';
 import { diskIds } from '../../src/outputs/disk/ids.js';
 import { GRUB_PC_DIR } from '../../src/outputs/disk/grub.js';
@@ -100,6 +100,42 @@ describe('ext normalization', () => {
     const empty = new Uint8Array(256);
     expect(normalizeInodeTimes(empty, 256, 7)).toBe(0);
     expect(empty.every((b) => b === 0)).toBe(true);
+  });
+  test('generation numbers (random per inode a kernel creates) go to 0, a deleted inode\'s dtime to the epoch', () => {
+    const t = new Uint8Array(512);
+    const v = new DataView(t.buffer);
+    v.setUint16(0x1a, 1, true); v.setUint32(0x64, 0xdeadbeef, true);
+    v.setUint32(256 + 0x14, 1234, true); v.setUint32(256 + 0x64, 42, true); // deleted: dtime set, no links
+    expect(normalizeInodeTimes(t, 256, 7)).toBe(2);
+    expect([v.getUint32(0x64, true), v.getUint32(0x14, true)]).toEqual([0, 0]);
+    expect([v.getUint32(256 + 0x64, true), v.getUint32(256 + 0x14, true)]).toEqual([0, 7]);
+  });
+  test('special inodes: hard links, devices (old and new encoding), fifos, setuid files, symlinks not owned by root, xattrs', () => {
+    const size = 256;
+    const t = new Uint8Array(size * 12);
+    const v = new DataView(t.buffer);
+    const inode = (i: number, mode: number, links: number, f: (o: number) => void = () => {}): void => {
+      const o = i * size;
+      v.setUint16(o, mode, true); v.setUint16(o + 0x1a, links, true); v.setUint16(o + 0x80, 32, true); f(o);
+    };
+    inode(0, 0x81a4, 2); // ino 11: a file with two names
+    inode(1, 0x21b6, 1, (o) => v.setUint32(o + 0x28, (1 << 8) | 3, true)); // 12: char 1:3, old encoding
+    inode(2, 0x61b0, 1, (o) => v.setUint32(o + 0x2c, (8 << 8) | 0x10 | (0x100 << 12), true)); // 13: block 8:272, new encoding
+    inode(3, 0x11a4, 1); // 14: fifo
+    inode(4, 0x89ed, 1); // 15: setuid 04755
+    inode(5, 0xa1ff, 1, (o) => { v.setUint16(o + 0x02, 1001, true); v.setUint16(o + 0x18, 50, true); }); // 16: symlink tc:staff
+    inode(6, 0x81a4, 1, (o) => v.setUint32(o + 0x68, 99, true)); // 17: xattr block
+    inode(7, 0x81a4, 1, (o) => v.setUint32(o + 0x80 + 32, 0xea020000, true)); // 18: in-inode xattr
+    inode(8, 0x81a4, 0); // 19: free
+    inode(9, 0x81a4, 2, (o) => v.setUint32(o + 0x14, 5, true)); // 20: deleted
+    inode(10, 0x41ed, 3); // 21: a directory's links are its subdirectories
+    inode(11, 0x81a4, 1); // 22: plain
+    expect(specialInodes(t, size, 11, 11).map((s) => [s.ino, s.kind, s.major, s.minor])).toEqual([
+      [11, 'hardlink', undefined, undefined], [12, 'char', 1, 3], [13, 'block', 8, 272], [14, 'fifo', undefined, undefined],
+      [15, 'setid', undefined, undefined], [16, 'symlink', undefined, undefined], [17, 'xattr', undefined, undefined], [18, 'xattr', undefined, undefined],
+    ]);
+    // Numbered from 1: inodes 1-10 are reserved (mke2fs's own) except the root (2, here the char device).
+    expect(specialInodes(t, size, 1, 11).map((s) => s.ino)).toEqual([2]);
   });
 });
 

@@ -19,6 +19,8 @@ export interface ExtInfo {
   inodesCount: number;
   inodesPerGroup: number;
   inodeSize: number;
+  /** s_first_ino: inodes below it are reserved. */
+  firstIno: number;
   firstDataBlock: number;
   groupCount: number;
   descSize: number;
@@ -59,6 +61,7 @@ export function parseSuperblock(sb: Uint8Array): ExtInfo {
     inodesCount: u32(v, 0x00),
     inodesPerGroup,
     inodeSize,
+    firstIno: rev === 0 ? 11 : u32(v, 0x54),
     firstDataBlock,
     groupCount: Math.ceil((blocksCount - firstDataBlock) / blocksPerGroup),
     descSize,
@@ -125,9 +128,11 @@ export function gdtLength(info: ExtInfo): number {
 
 /**
  * Sets every written inode's atime/ctime/mtime (and crtime, with the sub-second extra fields zeroed)
- * to `epoch`, in place. Written = any non-zero byte: besides in-use inodes that covers reserved ones
- * with no links (mke2fs stamps the bad-blocks inode with the clock) and deleted ones; never-used
- * inodes stay all zero. Returns how many changed.
+ * to `epoch`, a deleted inode's dtime to `epoch` too, and every generation number (random for each
+ * inode a running kernel creates: NFS file handles use it) to 0, as mke2fs leaves it, in place.
+ * Written = any non-zero byte: besides in-use inodes that covers reserved ones with no links (mke2fs
+ * stamps the bad-blocks inode with the clock) and deleted ones; never-used inodes stay all zero.
+ * Returns how many changed.
  */
 export function normalizeInodeTimes(table: Uint8Array, inodeSize: number, epoch: number): number {
   const v = viewOf(table);
@@ -138,6 +143,8 @@ export function normalizeInodeTimes(table: Uint8Array, inodeSize: number, epoch:
     v.setUint32(o + 0x08, epoch, true); // i_atime
     v.setUint32(o + 0x0c, epoch, true); // i_ctime
     v.setUint32(o + 0x10, epoch, true); // i_mtime
+    if (u32(v, o + 0x14) !== 0) v.setUint32(o + 0x14, epoch, true); // i_dtime: set only on deleted inodes
+    v.setUint32(o + 0x64, 0, true); // i_generation
     if (inodeSize > 128) {
       const extra = u16(v, o + 0x80);
       if (extra >= 0x08) v.setUint32(o + 0x84, 0, true); // i_ctime_extra
@@ -149,6 +156,61 @@ export function normalizeInodeTimes(table: Uint8Array, inodeSize: number, epoch:
     if (!before.equals(table.subarray(o, o + inodeSize))) changed++;
   }
   return changed;
+}
+
+/** What a copy of the tree through a plain folder (debugfs rdump, mke2fs -d) would lose. */
+export interface SpecialInode {
+  ino: number;
+  kind: 'hardlink' | 'char' | 'block' | 'fifo' | 'socket' | 'xattr' | 'setid' | 'symlink';
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Devices: major and minor. */
+  major?: number;
+  minor?: number;
+}
+
+const S_IFMT = 0xf000;
+const KINDS: Record<number, SpecialInode['kind']> = { 0x2000: 'char', 0x6000: 'block', 0x1000: 'fifo', 0xc000: 'socket' };
+const XATTR_MAGIC = 0xea020000;
+
+/**
+ * In-use inodes of one inode table (inode numbers from `firstIno`) that a folder copy does not carry
+ * as they are: hard-linked files, device nodes, fifos, sockets, anything with extended attributes,
+ * setuid/setgid files (a chown after the chmod clears those bits) and symlinks not owned by root.
+ * `reservedBelow` is s_first_ino: reserved inodes (journal, resize) are mke2fs's own.
+ */
+export function specialInodes(table: Uint8Array, inodeSize: number, firstIno: number, reservedBelow: number): SpecialInode[] {
+  const v = viewOf(table);
+  const out: SpecialInode[] = [];
+  for (let i = 0, o = 0; o + inodeSize <= table.length; i++, o += inodeSize) {
+    const ino = firstIno + i;
+    if (ino < reservedBelow && ino !== 2) continue;
+    const mode = u16(v, o);
+    if (mode === 0 || u16(v, o + 0x1a) === 0 || u32(v, o + 0x14) !== 0) continue; // free or deleted
+    const uid = u16(v, o + 0x02) | (u16(v, o + 0x78) << 16);
+    const gid = u16(v, o + 0x18) | (u16(v, o + 0x7a) << 16);
+    const base = { ino, mode, uid, gid };
+    const type = mode & S_IFMT;
+    const kind = KINDS[type];
+    if (kind) {
+      // Old encoding (major and minor below 256) in i_block[0], the new one in i_block[1].
+      const old = u32(v, o + 0x28);
+      const neu = u32(v, o + 0x2c);
+      const dev = kind === 'char' || kind === 'block'
+        ? old !== 0 ? { major: (old >> 8) & 0xff, minor: old & 0xff } : { major: (neu >> 8) & 0xfff, minor: (neu & 0xff) | ((neu >> 12) & 0xfff00) }
+        : {};
+      out.push({ ...base, kind, ...dev });
+      continue;
+    }
+    if (type !== 0x4000 && u16(v, o + 0x1a) > 1) out.push({ ...base, kind: 'hardlink' });
+    if (type === 0x8000 && (mode & 0o6000) !== 0) out.push({ ...base, kind: 'setid' });
+    if (type === 0xa000 && (uid !== 0 || gid !== 0)) out.push({ ...base, kind: 'symlink' });
+    const extra = inodeSize > 128 ? u16(v, o + 0x80) : 0;
+    const inInode = inodeSize > 128 && 0x80 + extra + 4 <= inodeSize && u32(v, o + 0x80 + extra) === XATTR_MAGIC;
+    if (u32(v, o + 0x68) !== 0 || inInode) out.push({ ...base, kind: 'xattr' });
+  }
+  return out;
 }
 
 export { refuseChecksums };

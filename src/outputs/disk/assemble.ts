@@ -108,8 +108,11 @@ async function stage(input: DiskLayoutInput, staging: string, work: string, fsUu
   return { cmdline, grubCfg, coreImg, bootImg };
 }
 
+/** What the filesystem is made from besides the tree: the recipe's disk fields and the ids' digest. */
+export type FilesystemInput = Pick<DiskLayoutInput, 'digest' | 'epoch' | 'sizeBytes' | 'filesystem' | 'label'>;
+
 /** mke2fs options that make the filesystem a function of the staging tree and the ids alone. */
-function mke2fsArgs(input: DiskLayoutInput, ids: ReturnType<typeof diskIds>, staging: string, image: string, fsBytes: number): string[] {
+function mke2fsArgs(input: FilesystemInput, ids: ReturnType<typeof diskIds>, staging: string, image: string, fsBytes: number): string[] {
   const features = ['^metadata_csum'];
   // No 64bit: a small disk does not need it, and the kernel would otherwise flag the journal 64-bit at
   // the first mount, a change normalization would have to undo.
@@ -122,27 +125,39 @@ function mke2fsArgs(input: DiskLayoutInput, ids: ReturnType<typeof diskIds>, sta
   ];
 }
 
-export async function assembleDisk(input: DiskLayoutInput, outPath: string, work: string, log?: Logger): Promise<AssembledDisk> {
-  const ids = diskIds(input.digest);
-  const totalSectors = Math.floor(input.sizeBytes / SECTOR);
+function partitionGeometry(sizeBytes: number): { totalSectors: number; partSectors: number; fsBytes: number } {
+  const totalSectors = Math.floor(sizeBytes / SECTOR);
   const partSectors = totalSectors - PART_START_SECTOR;
-  if (partSectors * SECTOR < 8 * 1024 * 1024) throw new FormatError('disk', `disk.size ${input.sizeBytes} bytes is too small (at least 9M)`);
-  const fsBytes = Math.floor((partSectors * SECTOR) / 4096) * 4096;
+  if (partSectors * SECTOR < 8 * 1024 * 1024) throw new FormatError('disk', `disk.size ${sizeBytes} bytes is too small (at least 9M)`);
+  return { totalSectors, partSectors, fsBytes: Math.floor((partSectors * SECTOR) / 4096) * 4096 };
+}
 
-  const staging = path.join(work, 'staging');
-  await rm(staging, { recursive: true, force: true });
-  await mkdir(staging, { recursive: true });
-  const staged = await stage(input, staging, work, ids.fsUuid, log);
-
+/**
+ * A fresh sparse disk file at `outPath` whose partition holds the filesystem mke2fs makes from
+ * `staging`, normalized; the sectors before the partition are left zero for the caller.
+ */
+export async function makeFilesystem(input: FilesystemInput, staging: string, outPath: string, log?: Logger): Promise<void> {
+  const ids = diskIds(input.digest);
+  const { totalSectors, fsBytes } = partitionGeometry(input.sizeBytes);
   const fh = await open(outPath, 'w');
   await fh.truncate(totalSectors * SECTOR);
   await fh.close();
-
   await runTool('mke2fs', mke2fsArgs(input, ids, staging, outPath, fsBytes), {
     env: { ...process.env, E2FSPROGS_FAKE_TIME: String(input.epoch), MKE2FS_CONFIG: '/etc/mke2fs.conf' },
     log,
   });
   await normalizeExtPartition(outPath, PART_OFFSET, input.epoch);
+}
+
+export async function assembleDisk(input: DiskLayoutInput, outPath: string, work: string, log?: Logger): Promise<AssembledDisk> {
+  const ids = diskIds(input.digest);
+  const { partSectors } = partitionGeometry(input.sizeBytes);
+
+  const staging = path.join(work, 'staging');
+  await rm(staging, { recursive: true, force: true });
+  await mkdir(staging, { recursive: true });
+  const staged = await stage(input, staging, work, ids.fsUuid, log);
+  await makeFilesystem(input, staging, outPath, log);
 
   const gapSectors = PART_START_SECTOR - 1;
   const core = patchCoreImg(staged.coreImg, 1);

@@ -7,7 +7,7 @@
 import { open } from 'node:fs/promises';
 import {
   SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, fileBlocks, gdtLength, inodeLocation, inodeTables, journalInode, normalizeInodeTimes,
-  normalizeJournalSuperblock, normalizeSuperblock, parseSuperblock, type ExtInfo, type GroupTable,
+  normalizeJournalSuperblock, normalizeSuperblock, parseSuperblock, specialInodes, type ExtInfo, type GroupTable, type SpecialInode,
 } from '../../formats/disk/ext.js';
 import type { FileHandle } from 'node:fs/promises';
 
@@ -73,6 +73,24 @@ export async function normalizeExtPartition(file: string, partOffset: number, ep
     const changed = normalizeSuperblock(sb, epoch);
     if (changed) await fh.write(sb, 0, SUPERBLOCK_SIZE, partOffset + SUPERBLOCK_OFFSET);
     return { inodes, superblock: changed, journal };
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Every in-use inode of the partition that a copy through a plain folder would not carry as it is. */
+export async function scanSpecialInodes(file: string, partOffset: number): Promise<SpecialInode[]> {
+  const fh = await open(file, 'r');
+  try {
+    const info = parseSuperblock(await readAt(fh, partOffset + SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE));
+    const gdt = await readAt(fh, partOffset + (info.firstDataBlock + 1) * info.blockSize, gdtLength(info));
+    const out: SpecialInode[] = [];
+    for (const t of inodeTables(gdt, info)) {
+      if (t.inodes === 0) continue;
+      const table = await readAt(fh, partOffset + t.inodeTableBlock * info.blockSize, t.inodes * info.inodeSize);
+      out.push(...specialInodes(table, info.inodeSize, t.group * info.inodesPerGroup + 1, info.firstIno));
+    }
+    return out;
   } finally {
     await fh.close();
   }

@@ -20,17 +20,23 @@ export const PROVISION_EXIT = 'dbco-provision: exit ';
 const HOOK = `#!/bin/sh
 # Written by dbco. Runs the recipe's provision steps when a dbco provision drive is attached (the Packer
 # stage of dbco image --disk), prints their output and a confirmation to the console, and powers off.
+# The host reads that report from the first serial port: when the kernel's console is elsewhere (no
+# console=ttyS0 in the bootcodes), it goes to /dev/ttyS0 as well.
 for d in /dev/sd[b-z] /dev/vd[b-z] /dev/hd[b-z]; do
   [ -b "$d" ] || continue
   [ "$(dd if="$d" bs=16 count=1 2>/dev/null)" = "${PROVISION_MAGIC}" ] || continue
   len=$(dd if="$d" bs=16 skip=1 count=1 2>/dev/null | tr -d ' ')
   dd if="$d" bs=512 skip=1 2>/dev/null | head -c "$len" > /tmp/dbco-provision.sh
-  echo "dbco-provision: running steps from $d"
-  sh /tmp/dbco-provision.sh 2>&1
-  echo "${PROVISION_EXIT}$?"
-  rm -f /tmp/dbco-provision.sh
-  sync
-  echo "${PROVISION_DONE}"
+  serial=
+  if [ -c /dev/ttyS0 ] && ! grep -qw ttyS0 /sys/class/tty/console/active 2>/dev/null; then serial=/dev/ttyS0; fi
+  {
+    echo "dbco-provision: running steps from $d"
+    sh /tmp/dbco-provision.sh 2>&1
+    echo "${PROVISION_EXIT}$?"
+    rm -f /tmp/dbco-provision.sh
+    sync
+    echo "${PROVISION_DONE}"
+  } 2>&1 | if [ -n "$serial" ]; then tee "$serial"; else cat; fi
   poweroff
   exit 0
 done
@@ -63,18 +69,22 @@ export async function diskHooksLayer(tree: readonly Entry[], epoch: number): Pro
       fileEntry(BOOTSYNC_PATH, next, meta, epoch),
       fileEntry(PROVISION_HOOK_PATH, HOOK, { mode: 0o755, uid: 0, gid: 0 }, epoch),
     ],
-    cacheKey: `disk-hooks:v1:${epoch}:${Buffer.from(next).toString('base64')}`,
+    cacheKey: `disk-hooks:v2:${epoch}:${Buffer.from(next).toString('base64')}`,
   };
 }
 
-/** The provision drive's bytes: magic, length, then the script from sector 1, padded to whole sectors. */
+/** The provision drive's bytes for the recipe's steps: each echoed before it runs, the first failure stops them. */
 export function provisionDrive(steps: readonly string[]): Buffer {
-  const script = [
+  return scriptDrive([
     '#!/bin/sh',
     'set -e',
     ...steps.flatMap((s, i) => [`echo ${shq(`dbco-provision[${i + 1}]: ${s}`)}`, s]),
     '',
-  ].join('\n');
+  ].join('\n'));
+}
+
+/** A drive the hook runs: magic, script length, then the script from sector 1, padded to whole sectors. */
+export function scriptDrive(script: string): Buffer {
   const data = Buffer.from(script);
   const header = Buffer.alloc(512, 0);
   header.write(PROVISION_MAGIC, 0, 'latin1');
@@ -84,6 +94,6 @@ export function provisionDrive(steps: readonly string[]): Buffer {
   return Buffer.concat([header, padded]);
 }
 
-function shq(s: string): string {
+export function shq(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }

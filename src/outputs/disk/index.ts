@@ -12,13 +12,14 @@ import type { PreparedInputs } from '../../resolve/prepared.js';
 import { assembleRootfs } from '../../rootfs/assemble.js';
 import { buildEpoch } from '../../rootfs/epoch.js';
 import { flattenLayers } from '../../rootfs/flatten.js';
-import { assembleDisk, parseSize, PART_OFFSET, type AssembledDisk } from './assemble.js';
+import { assembleDisk, parseSize, PART_OFFSET, type AssembledDisk, type FilesystemInput } from './assemble.js';
 import { normalizeExtPartition } from './ext-normalize.js';
 import { chooseFormat, writeDiskFormat, type DiskFormat, type DiskSubformat } from './formats.js';
 import { diskHooksLayer, provisionDrive } from './hooks.js';
 import { frugalLayout, initramfsLayout } from './layout.js';
 import { packerPaths, runPacker, sha256File, writePackerTemplate, type PackerPaths } from './packer.js';
 import { kvmWorks } from './qemu.js';
+import { relayoutPartition } from './relayout.js';
 import { findTool } from './tools.js';
 
 export interface DiskImageOptions {
@@ -59,6 +60,18 @@ function stderrLog(quiet?: boolean): Logger {
   };
 }
 
+/** The recipe's filesystem fields, as the host-side assembly and the re-layout after the VM stage use them. */
+function filesystemInput(inputs: PreparedInputs, epoch: number): FilesystemInput {
+  const disk = inputs.recipe.disk;
+  return {
+    digest: inputs.recipeDigest,
+    epoch,
+    sizeBytes: parseSize(disk?.size ?? '64M'),
+    filesystem: disk?.filesystem ?? 'ext2',
+    label: disk?.label ?? 'dbco',
+  };
+}
+
 /** Host-side part, shared by the CLI, the tests and the bench: recipe inputs to a bootable raw disk. */
 export async function buildDisk(inputs: PreparedInputs, opts: { cacheRoot: string; out: string; work: string; epoch?: number; log?: Logger }): Promise<AssembledDisk> {
   const { recipe } = inputs;
@@ -72,12 +85,8 @@ export async function buildDisk(inputs: PreparedInputs, opts: { cacheRoot: strin
   const kernelPath = inputs.kernel.path;
   const kernelName = recipe.kernel ?? path.basename(inputs.kernel.origin.split('!').pop() ?? '') ?? 'vmlinuz';
   return await assembleDisk({
+    ...filesystemInput(inputs, epoch),
     title: recipe.name,
-    digest: inputs.recipeDigest,
-    epoch,
-    sizeBytes: parseSize(recipe.disk?.size ?? '64M'),
-    filesystem: recipe.disk?.filesystem ?? 'ext2',
-    label: recipe.disk?.label ?? 'dbco',
     kernel: { name: kernelName || 'vmlinuz', write: (dest) => copyFile(kernelPath, dest) },
     initrds: layout.initrds,
     optional: layout.optional,
@@ -137,9 +146,14 @@ export async function runDiskImage(recipePath: string, opts: DiskImageOptions = 
     ({ provisionOutput } = await runPacker(paths, log));
     for (const line of provisionOutput.split('\n')) if (line.trim()) log.info(`guest: ${line.trimEnd()}`);
     packerMs = Date.now() - t1;
-    // The boot mounted the partition and touched atimes, mount counts and tce-setup's chown targets.
-    const norm = await normalizeExtPartition(paths.artifact, PART_OFFSET, epoch);
-    if (norm.journal === false) log.warn('the guest did not close the journal cleanly: it is left as is, so this disk is not byte-reproducible');
+    // The guest's writes were laid out by a running kernel (timing, PIDs, random generations): the
+    // filesystem is made again from its tree, then normalized (times, mount fields, journal).
+    const relaid = await relayoutPartition(paths.artifact, filesystemInput(inputs, epoch), buildDir, log);
+    if (!relaid.relaid) {
+      log.warn(`the guest's filesystem is normalized in place only (${relaid.reason}): where its writes landed may differ between builds`);
+      const norm = await normalizeExtPartition(paths.artifact, PART_OFFSET, epoch);
+      if (norm.journal === false) log.warn('the guest did not close the journal cleanly: it is left as is, so this disk is not byte-reproducible');
+    }
     final = paths.artifact;
     log.info(`VM stage done in ${(packerMs / 1000).toFixed(1)} s`);
   }

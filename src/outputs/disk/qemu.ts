@@ -2,8 +2,9 @@
  * QEMU command lines for booting a dbco disk: the BIOS boots the MBR (GRUB does the rest, no -kernel),
  * serial console on stdio or a file, KVM only when it really works here (kvmWorks), TCG otherwise.
  */
-import { accessSync, constants } from 'node:fs';
-import { spawn } from 'node:child_process';
+import { accessSync, closeSync, constants, openSync, readSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { DbcoError } from '../../errors.js';
 
 export type Arch = 'x86' | 'x86_64';
 
@@ -35,7 +36,8 @@ export async function kvmWorks(disk: string, arch: Arch, env: NodeJS.ProcessEnv 
   const ok = await new Promise<boolean>((resolve) => {
     const child = spawn(key, qemuArgs(disk, { arch, kvm: true, memoryMiB: 64, serial: 'stdio', snapshot: true, format }), { stdio: ['ignore', 'pipe', 'ignore'] });
     let out = '';
-    const done = (v: boolean): void => { clearTimeout(timer); child.kill('SIGKILL'); resolve(v); };
+    // Resolved only once QEMU has exited: until then it holds the disk's write lock.
+    const done = (v: boolean): void => { clearTimeout(timer); void stopChild(child).then(() => resolve(v)); };
     const timer = setTimeout(() => done(false), timeoutMs);
     child.stdout.on('data', (c: Buffer) => { out += c.toString('latin1'); if (/Welcome to GRUB|Booting `/.test(out)) done(true); });
     child.on('error', () => done(false));
@@ -61,6 +63,36 @@ export interface QemuBootOptions {
   snapshot?: boolean;
   /** Image format of the boot disk (default raw). */
   format?: 'raw' | 'qcow2';
+}
+
+/** Kills a child (SIGKILL unless told) and resolves once it has exited. */
+export function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill(signal);
+  });
+}
+
+/** What SeaBIOS prints when no drive has a boot sector; QEMU then waits forever. */
+export const NO_BOOTABLE_DEVICE = /No bootable device/;
+
+/**
+ * The disk's format from its first sector, or a DbcoError when it is no disk at all (a recipe, a tar):
+ * qcow2 by its magic, raw by the MBR boot signature 0x55 0xAA at byte 510.
+ */
+export function checkDiskFile(file: string): 'raw' | 'qcow2' {
+  const head = Buffer.alloc(512);
+  let n = 0;
+  try {
+    const fd = openSync(file, 'r');
+    try { n = readSync(fd, head, 0, 512, 0); } finally { closeSync(fd); }
+  } catch (err) {
+    throw new DbcoError('NOT_A_DISK', `${file}: cannot read: ${(err as Error).message}`, { cause: err });
+  }
+  if (n >= 4 && diskFormat(head) === 'qcow2') return 'qcow2';
+  if (n === 512 && head[510] === 0x55 && head[511] === 0xaa) return 'raw';
+  throw new DbcoError('NOT_A_DISK', `${file}: not a disk image (no MBR boot signature, not qcow2): give a disk made by dbco image --disk`);
 }
 
 /** qcow2 files start with 'QFI\xfb'; anything else is booted as raw. */
