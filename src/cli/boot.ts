@@ -3,7 +3,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { DbcoError } from '../errors.js';
 import { checkDiskFile, kvmWorks, NO_BOOTABLE_DEVICE, qemuArgs, qemuBinary, stopChild, type Arch } from '../outputs/disk/qemu.js';
-import { findTool } from '../outputs/disk/tools.js';
+import { findTool, stopOnInterrupt } from '../outputs/disk/tools.js';
 import { memoryOption, quietOption } from './flags.js';
 
 function arch(v: string): Arch {
@@ -32,6 +32,7 @@ export function registerBoot(program: Command): void {
       const code = await new Promise<number>((resolve, reject) => {
         // The console is copied through, so a BIOS that found nothing to boot (it then waits forever) is seen.
         const child = spawn(bin, args, { stdio: ['inherit', 'pipe', 'inherit'] });
+        stopOnInterrupt(child, 'QEMU');
         let tail = '';
         child.stdout.on('data', (c: Buffer) => {
           process.stdout.write(c);

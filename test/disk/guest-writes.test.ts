@@ -28,7 +28,7 @@ const RECIPE = (mirror: string): string => [
   '  - "while [ ! -f /tmp/bootlocal-done ]; do sleep 1; done"',
   `  - "mkdir -p ${D}/many && i=0 && while [ $i -lt 400 ]; do echo $i > ${D}/many/entry-with-a-long-name-$i; i=$((i+1)); done"`,
   `  - "i=0 && while [ $i -lt 400 ]; do rm ${D}/many/entry-with-a-long-name-$i; i=$((i+3)); done"`,
-  `  - "dd if=/dev/urandom of=${D}/big bs=1k count=600 2>/dev/null && rm ${D}/big && echo keep > ${D}/kept && ln -s kept ${D}/link && ln ${D}/kept ${D}/hard && chown tc:staff ${D}/link"`,
+  `  - "dd if=/dev/urandom of=${D}/big bs=1k count=600 2>/dev/null && rm ${D}/big && echo keep > ${D}/kept && ln -s kept ${D}/link && ln ${D}/kept ${D}/hard && chown -h tc:staff ${D}/link"`,
   `  - "mkdir ${D}/gone && touch ${D}/gone/x && rm -r ${D}/gone && chmod 4755 ${D}/kept && rm ${D}/boot/when && mknod ${D}/null c 1 3"`,
   'disk: { filesystem: ext4 }',
   'checks:',

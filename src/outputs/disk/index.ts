@@ -6,6 +6,7 @@ import { copyFile, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Cache, defaultCacheDir } from '../../cache/index.js';
 import { RecipeError } from '../../errors.js';
+import { onInterrupt } from '../../io/interrupt.js';
 import { prepare } from '../../pipeline/prepare.js';
 import type { Logger } from '../../io/logger.js';
 import type { PreparedInputs } from '../../resolve/prepared.js';
@@ -101,7 +102,10 @@ export async function runDiskImage(recipePath: string, opts: DiskImageOptions = 
   // Missing tools are reported before anything is fetched or built.
   findTool('mke2fs');
   findTool('grub-mkimage');
-  if (runVm && !opts.packerTemplateOnly) findTool('packer');
+  if (runVm && !opts.packerTemplateOnly) {
+    findTool('packer');
+    findTool('debugfs'); // the re-layout after the boot
+  }
 
   const cacheRoot = opts.cache ?? defaultCacheDir();
   const inputs = await prepare(recipePath, { mirror: opts.mirror, cache: cacheRoot, offline: opts.offline, frozen: opts.frozen, allowOutsideSrc: opts.allowOutsideSrc, log });
@@ -112,58 +116,72 @@ export async function runDiskImage(recipePath: string, opts: DiskImageOptions = 
   const buildDir = path.resolve(opts.buildDir ?? `${output}.build`);
   await mkdir(buildDir, { recursive: true });
   const epoch = buildEpoch();
-
-  const t0 = Date.now();
-  const assembled = path.join(buildDir, 'assembled.raw');
-  const disk = await buildDisk(inputs, { cacheRoot, out: assembled, work: buildDir, epoch, log });
-  const assembleMs = Date.now() - t0;
-  log.info(`disk assembled in ${(assembleMs / 1000).toFixed(1)} s (filesystem UUID ${disk.fsUuid})`);
-
-  let final = assembled;
-  let paths: PackerPaths | undefined;
-  let provisionOutput: string | undefined;
-  let packerMs: number | undefined;
-  if (runVm) {
-    paths = packerPaths(buildDir);
-    const provision = path.join(buildDir, 'provision.img');
-    await writeFile(provision, provisionDrive(recipe.provision ?? []));
-    const kvm = await kvmWorks(assembled, recipe.arch);
-    await writePackerTemplate({
-      disk: assembled,
-      diskSha256: await sha256File(assembled),
-      diskBytes: (await stat(assembled)).size,
-      provisionDrive: provision,
-      accelerator: kvm ? 'kvm' : 'tcg',
-      memoryMiB: opts.memory ?? recipe.vm?.memory ?? 256,
-      arch: recipe.arch,
-      paths,
-    });
-    log.info(`packer template: ${paths.template}`);
-    if (opts.packerTemplateOnly) {
-      return { output: paths.template, buildDir, fsUuid: disk.fsUuid, cmdline: disk.cmdline, packer: paths, timings: { assembleMs } };
-    }
-    const t1 = Date.now();
-    ({ provisionOutput } = await runPacker(paths, log));
-    for (const line of provisionOutput.split('\n')) if (line.trim()) log.info(`guest: ${line.trimEnd()}`);
-    packerMs = Date.now() - t1;
-    // The guest's writes were laid out by a running kernel (timing, PIDs, random generations): the
-    // filesystem is made again from its tree, then normalized (times, mount fields, journal).
-    const relaid = await relayoutPartition(paths.artifact, filesystemInput(inputs, epoch), buildDir, log);
-    if (!relaid.relaid) {
-      log.warn(`the guest's filesystem is normalized in place only (${relaid.reason}): where its writes landed may differ between builds`);
-      const norm = await normalizeExtPartition(paths.artifact, PART_OFFSET, epoch);
-      if (norm.journal === false) log.warn('the guest did not close the journal cleanly: it is left as is, so this disk is not byte-reproducible');
-    }
-    final = paths.artifact;
-    log.info(`VM stage done in ${(packerMs / 1000).toFixed(1)} s`);
+  const tmp = `${output}.tmp-${process.pid}`;
+  // SIGINT/SIGTERM: the tools (Packer and its VM, mke2fs, debugfs, qemu-img) are stopped by runTool; the disks
+  // in the build folder and the half-written output go. The logs stay, for a look at what was running.
+  const forget = onInterrupt(() => Promise.all([
+    ...['assembled.raw', 'provision.img', 'packer-output', 'staging', 'relayout', 'packer_cache'].map((n) => rm(path.join(buildDir, n), { recursive: true, force: true })),
+    rm(tmp, { force: true }),
+  ]), `disk build files in ${buildDir}`);
+  try {
+    return await buildAndWrite();
+  } finally {
+    forget();
   }
 
-  const t2 = Date.now();
-  await writeDiskFormat(final, output, choice, { recipe, epoch, work: buildDir, log });
-  if (choice.format !== 'raw') log.info(`${choice.format}${choice.subformat ? ` (${choice.subformat})` : ''} written in ${((Date.now() - t2) / 1000).toFixed(1)} s`);
-  if (paths) await rm(paths.outputDir, { recursive: true, force: true });
-  log.info(`wrote ${output}`);
-  // The CLI (no logger given) prints the result on stdout, like --docker prints the image ID.
-  if (!opts.log) process.stdout.write(`${output}\n`);
-  return { output, buildDir, fsUuid: disk.fsUuid, cmdline: disk.cmdline, packer: paths, provisionOutput, timings: { assembleMs, packerMs } };
+  async function buildAndWrite(): Promise<DiskImageResult> {
+    const t0 = Date.now();
+    const assembled = path.join(buildDir, 'assembled.raw');
+    const disk = await buildDisk(inputs, { cacheRoot, out: assembled, work: buildDir, epoch, log });
+    const assembleMs = Date.now() - t0;
+    log.info(`disk assembled in ${(assembleMs / 1000).toFixed(1)} s (filesystem UUID ${disk.fsUuid})`);
+
+    let final = assembled;
+    let paths: PackerPaths | undefined;
+    let provisionOutput: string | undefined;
+    let packerMs: number | undefined;
+    if (runVm) {
+      paths = packerPaths(buildDir);
+      const provision = path.join(buildDir, 'provision.img');
+      await writeFile(provision, provisionDrive(recipe.provision ?? []));
+      const kvm = await kvmWorks(assembled, recipe.arch);
+      await writePackerTemplate({
+        disk: assembled,
+        diskSha256: await sha256File(assembled),
+        diskBytes: (await stat(assembled)).size,
+        provisionDrive: provision,
+        accelerator: kvm ? 'kvm' : 'tcg',
+        memoryMiB: opts.memory ?? recipe.vm?.memory ?? 256,
+        arch: recipe.arch,
+        paths,
+      });
+      log.info(`packer template: ${paths.template}`);
+      if (opts.packerTemplateOnly) {
+        return { output: paths.template, buildDir, fsUuid: disk.fsUuid, cmdline: disk.cmdline, packer: paths, timings: { assembleMs } };
+      }
+      const t1 = Date.now();
+      ({ provisionOutput } = await runPacker(paths, log));
+      for (const line of provisionOutput.split('\n')) if (line.trim()) log.info(`guest: ${line.trimEnd()}`);
+      packerMs = Date.now() - t1;
+      // The guest's writes were laid out by a running kernel (timing, PIDs, random generations): the
+      // filesystem is made again from its tree, then normalized (times, mount fields, journal).
+      const relaid = await relayoutPartition(paths.artifact, filesystemInput(inputs, epoch), buildDir, log);
+      if (!relaid.relaid) {
+        log.warn(`the guest's filesystem is normalized in place only (${relaid.reason}): where its writes landed may differ between builds`);
+        const norm = await normalizeExtPartition(paths.artifact, PART_OFFSET, epoch);
+        if (norm.journal === false) log.warn('the guest did not close the journal cleanly: it is left as is, so this disk is not byte-reproducible');
+      }
+      final = paths.artifact;
+      log.info(`VM stage done in ${(packerMs / 1000).toFixed(1)} s`);
+    }
+
+    const t2 = Date.now();
+    await writeDiskFormat(final, output, choice, { recipe, epoch, work: buildDir, log });
+    if (choice.format !== 'raw') log.info(`${choice.format}${choice.subformat ? ` (${choice.subformat})` : ''} written in ${((Date.now() - t2) / 1000).toFixed(1)} s`);
+    if (paths) await rm(paths.outputDir, { recursive: true, force: true });
+    log.info(`wrote ${output}`);
+    // The CLI (no logger given) prints the result on stdout, like --docker prints the image ID.
+    if (!opts.log) process.stdout.write(`${output}\n`);
+    return { output, buildDir, fsUuid: disk.fsUuid, cmdline: disk.cmdline, packer: paths, provisionOutput, timings: { assembleMs, packerMs } };
+  }
 }

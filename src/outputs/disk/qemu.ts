@@ -3,7 +3,8 @@
  * serial console on stdio or a file, KVM only when it really works here (kvmWorks), TCG otherwise.
  */
 import { accessSync, closeSync, constants, openSync, readSync } from 'node:fs';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { stopChild, stopOnInterrupt } from './tools.js';
 import { DbcoError } from '../../errors.js';
 
 export type Arch = 'x86' | 'x86_64';
@@ -35,6 +36,7 @@ export async function kvmWorks(disk: string, arch: Arch, env: NodeJS.ProcessEnv 
   if (known !== undefined) return known;
   const ok = await new Promise<boolean>((resolve) => {
     const child = spawn(key, qemuArgs(disk, { arch, kvm: true, memoryMiB: 64, serial: 'stdio', snapshot: true, format }), { stdio: ['ignore', 'pipe', 'ignore'] });
+    stopOnInterrupt(child, 'KVM probe');
     let out = '';
     // Resolved only once QEMU has exited: until then it holds the disk's write lock.
     const done = (v: boolean): void => { clearTimeout(timer); void stopChild(child).then(() => resolve(v)); };
@@ -65,14 +67,7 @@ export interface QemuBootOptions {
   format?: 'raw' | 'qcow2';
 }
 
-/** Kills a child (SIGKILL unless told) and resolves once it has exited. */
-export function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill(signal);
-  });
-}
+export { stopChild } from './tools.js';
 
 /** What SeaBIOS prints when no drive has a boot sector; QEMU then waits forever. */
 export const NO_BOOTABLE_DEVICE = /No bootable device/;

@@ -8,12 +8,13 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ToolError } from '../../errors.js';
+import { onInterrupt } from '../../io/interrupt.js';
 import type { Logger } from '../../io/logger.js';
 import type { CheckSpec } from '../../recipe/schema.js';
 import { evaluateCheck, type CheckResult, type CheckRun } from '../checks/evaluate.js';
 import { PROVISION_DONE, scriptDrive, shq } from './hooks.js';
-import { checkDiskFile, kvmWorks, NO_BOOTABLE_DEVICE, qemuArgs, qemuBinary, stopChild, type Arch } from './qemu.js';
-import { findTool } from './tools.js';
+import { checkDiskFile, kvmWorks, NO_BOOTABLE_DEVICE, qemuArgs, qemuBinary, type Arch } from './qemu.js';
+import { findTool, stopChild, stopOnInterrupt } from './tools.js';
 
 /** Most stdout bytes reported per check. */
 const MAX_STDOUT = 65536;
@@ -55,6 +56,7 @@ export async function runDiskChecks(disk: string, checks: readonly CheckSpec[], 
   const format = checkDiskFile(disk);
   const bin = findTool(qemuBinary(opts.arch));
   const work = await mkdtemp(path.join(tmpdir(), 'dbco-test-'));
+  const forget = onInterrupt(() => rm(work, { recursive: true, force: true }), work);
   try {
     const drive = path.join(work, 'checks.img');
     const serialLog = path.join(work, 'serial.log');
@@ -70,6 +72,7 @@ export async function runDiskChecks(disk: string, checks: readonly CheckSpec[], 
     }
     return parseCheckReport(serial, checks.length).map((run, i) => evaluateCheck(checks[i]!, run));
   } finally {
+    forget();
     await rm(work, { recursive: true, force: true });
   }
 }
@@ -77,6 +80,7 @@ export async function runDiskChecks(disk: string, checks: readonly CheckSpec[], 
 /** Runs QEMU until the guest powers off (-no-reboot), then returns the serial console. */
 async function bootToPoweroff(bin: string, args: string[], serialLog: string, timeoutMs: number): Promise<string> {
   const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  stopOnInterrupt(child, 'the checks\' VM');
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
   const read = (): Promise<string> => readFile(serialLog, 'latin1').catch(() => '');

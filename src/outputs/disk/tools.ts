@@ -1,11 +1,28 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { ToolError } from '../../errors.js';
+import { onInterrupt } from '../../io/interrupt.js';
 import type { Logger } from '../../io/logger.js';
+
+/** Kills a child (SIGKILL unless told) and resolves once it has exited. */
+export function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill(signal);
+  });
+}
+
+/** Stops `child` on SIGINT/SIGTERM (see io/interrupt.ts) until it exits by itself. */
+export function stopOnInterrupt(child: ChildProcess, label: string, signal: NodeJS.Signals = 'SIGKILL'): void {
+  const done = onInterrupt(() => stopChild(child, signal), label);
+  child.once('exit', done);
+}
 
 const HINTS: Record<string, string> = {
   'mke2fs': 'apt-get install e2fsprogs',
   'e2fsck': 'apt-get install e2fsprogs',
+  'debugfs': 'apt-get install e2fsprogs',
   'grub-mkimage': 'apt-get install grub-common grub-pc-bin',
   'qemu-img': 'apt-get install qemu-utils',
   'qemu-system-x86_64': 'apt-get install qemu-system-x86',
@@ -41,6 +58,8 @@ export async function runTool(
   opts.log?.info(`$ ${tool} ${args.join(' ')}`);
   return await new Promise<RunResult>((resolve, reject) => {
     const child = spawn(bin, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    // SIGTERM lets Packer stop its own VM and clean up; the rest stop at once either way.
+    stopOnInterrupt(child, `${tool} (pid ${child.pid})`, 'SIGTERM');
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let pending = '';
