@@ -62,10 +62,15 @@ export function registerImage(program: Command): void {
       const started = Date.now();
       // Loaded on use: dockerode alone costs more start-up than a warm `dbco resolve` may take.
       const { runDockerImage } = await import('../outputs/docker/build.js');
+      const { connectRegistries, pushRefs, pushedLines } = await import('./push.js');
+      const connected = pushing ? await connectRegistries(opts.push!, opts, log) : undefined;
       const result = await runDockerImage(recipePath, {
         tag: opts.tag, output: opts.output, mirror: opts.mirror, cache: opts.cache,
         offline: opts.offline, frozen: opts.frozen, maxLayers: opts.maxLayers, allowOutsideSrc: opts.allowOutsideSrc, log,
         load: opts.docker ? undefined : false,
+      }).catch((err: unknown) => {
+        for (const c of connected?.values() ?? []) c.close();
+        throw err;
       });
       const rebuilt = result.layers.filter((l) => l.rebuilt).map((l) => l.id);
       log.info(`${result.layers.length} layer(s): ${result.layers.map((l) => l.id).join(', ')}`);
@@ -77,8 +82,7 @@ export function registerImage(program: Command): void {
       }
       // --push reads the image from the cached layers: the same layout --output writes, no archive needed.
       const { layoutFromBuild } = await import('../outputs/oci/layout.js');
-      const { pushRefs, pushedLines } = await import('./push.js');
-      const pushed = pushing ? await pushRefs(layoutFromBuild(result.archive), opts.push!, opts, log) : [];
+      const pushed = pushing ? await pushRefs(layoutFromBuild(result.archive), opts.push!, opts, log, connected) : [];
       if (opts.json) {
         const { archive: _archive, ...rest } = result;
         process.stdout.write(`${JSON.stringify({ ...rest, pushed }, null, 2)}\n`);

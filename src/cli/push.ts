@@ -28,15 +28,25 @@ export function pushOption(cmd: Command): Command {
 }
 
 /** Pushes a layout to every reference; one line per reference on stderr, `REF@DIGEST` lines on stdout unless --json. */
-export async function pushRefs(layout: OciLayout, refs: string[], opts: PushCommandOptions, log: Logger): Promise<PushResult[]> {
+export async function pushRefs(layout: OciLayout, refs: string[], opts: PushCommandOptions, log: Logger, connected?: Connected): Promise<PushResult[]> {
   const { pushLayout } = await import('../outputs/registry/push.js');
   const started = Date.now();
-  const results = await pushLayout(layout, refs, {
-    cache: opts.cache ?? defaultCacheDir(), insecureRegistries: opts.insecureRegistry, log,
-    onRetry: (what, attempt) => log.warn(`retrying ${what} (try ${attempt + 1})`),
-  });
+  const results = await pushLayout(layout, refs, { ...pushOptions(opts, log), cache: opts.cache ?? defaultCacheDir() }, connected);
   log.info(`pushed in ${((Date.now() - started) / 1000).toFixed(2)} s`);
   return results;
+}
+
+type Connected = Awaited<ReturnType<typeof import('../outputs/registry/push.js').connectForPush>>;
+
+const pushOptions = (opts: PushCommandOptions, log: Logger) => ({
+  insecureRegistries: opts.insecureRegistry, log,
+  onRetry: (what: string, attempt: number) => log.warn(`retrying ${what} (try ${attempt + 1})`),
+});
+
+/** Registries reached and access checked before the build, so a bad password costs a second, not a build. */
+export async function connectRegistries(refs: string[], opts: PushCommandOptions, log: Logger): Promise<Connected> {
+  const { connectForPush } = await import('../outputs/registry/push.js');
+  return connectForPush(refs, pushOptions(opts, log));
 }
 
 export const pushedLines = (results: PushResult[]): string =>

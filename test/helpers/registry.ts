@@ -102,11 +102,12 @@ export async function startRegistry(opts: RegistryOptions): Promise<TestRegistry
   let out = '';
   let child: ChildProcess | undefined;
   const start = async (): Promise<void> => {
+    const from = out.length;
     child = spawn(bin, ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
     child.stderr!.on('data', (c: Buffer) => { out += c.toString(); });
     const deadline = Date.now() + 15_000;
-    while (!/listening on/.test(out)) {
+    while (!/listening on/.test(out.slice(from))) {
       if (child.exitCode !== null) throw new Error(`docker-registry exited: ${out}`);
       if (Date.now() > deadline) throw new Error(`docker-registry did not start: ${out}`);
       await new Promise((r) => setTimeout(r, 50));

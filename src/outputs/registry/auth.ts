@@ -40,6 +40,8 @@ const DEFAULT_EXPIRES_S = 60;
 export class Auth {
   challenge?: Challenge;
   private readonly tokens = new Map<string, CachedToken>();
+  /** Fetches in flight per scope set: parallel blob pushes share one instead of asking once each. */
+  private readonly pending = new Map<string, Promise<CachedToken>>();
   /** Token fetches, for tests and logs. */
   tokenFetches = 0;
 
@@ -60,7 +62,12 @@ export class Auth {
     const key = [...scopes].sort().join(' ');
     const cached = this.tokens.get(key);
     if (cached && cached.renewAt > this.now()) return `Bearer ${cached.token}`;
-    const token = await this.fetchToken(c, scopes, repository);
+    let pending = this.pending.get(key);
+    if (!pending) {
+      pending = this.fetchToken(c, scopes, repository).finally(() => this.pending.delete(key));
+      this.pending.set(key, pending);
+    }
+    const token = await pending;
     this.tokens.set(key, token);
     return `Bearer ${token.token}`;
   }

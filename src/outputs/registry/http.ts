@@ -117,6 +117,8 @@ export class Transport {
         res.on('error', reject);
       });
       r.on('error', reject);
+      // Headers (and the token in them) go out now, not when the first body bytes are read from disk.
+      if (req.body) r.flushHeaders();
       void writeBody(r, req.body?.()).catch((err: unknown) => r.destroy(err as Error));
     });
   }

@@ -39,9 +39,43 @@ const silent: Logger = { info() {}, warn() {} };
  * whose subject is one of them, and the tags last, so a push that fails leaves no tag pointing at a
  * half-pushed image.
  */
-export async function pushLayout(layout: OciLayout, refs: string[], opts: PushOptions): Promise<PushResult[]> {
+export async function pushLayout(layout: OciLayout, refs: string[], opts: PushOptions, connected?: Map<string, RegistryClient>): Promise<PushResult[]> {
   const log = opts.log ?? silent;
   const parsed = refs.map((r) => ({ text: r, ref: parseRef(r) }));
+  const clients = connected ?? new Map<string, RegistryClient>();
+  try {
+    return await pushAll(layout, parsed, opts, log, clients);
+  } finally {
+    for (const c of clients.values()) c.close();
+  }
+}
+
+/**
+ * Connects to each registry and checks that the credentials may push to each repository, before
+ * anything long runs: a wrong password or a missing CA is reported in a second, not after a build.
+ */
+export async function connectForPush(refs: string[], opts: Omit<PushOptions, 'cache'>): Promise<Map<string, RegistryClient>> {
+  const clients = new Map<string, RegistryClient>();
+  try {
+    for (const ref of refs.map(parseRef)) {
+      let client = clients.get(ref.registry);
+      if (!client) {
+        client = await RegistryClient.connect(ref.registry, { ...opts, insecure: opts.insecureRegistries?.includes(ref.registry) });
+        clients.set(ref.registry, client);
+      }
+      const res = await client.request(ref.repository, [pushScope(ref.repository)], { method: 'GET', url: '/v2/' });
+      if (res.status !== 200) throw client.fail(ref.repository, res, 'checking access');
+    }
+    return clients;
+  } catch (err) {
+    for (const c of clients.values()) c.close();
+    throw err;
+  }
+}
+
+async function pushAll(
+  layout: OciLayout, parsed: { text: string; ref: ImageRef }[], opts: PushOptions, log: Logger, clients: Map<string, RegistryClient>,
+): Promise<PushResult[]> {
   const contents = await layoutContents(layout);
   if (contents.images.length !== 1) {
     throw new LayoutError(layout.where, `holds ${contents.images.length} images (${contents.images.map((d) => d.digest).join(', ') || 'none'}); a push takes exactly one`);
@@ -58,25 +92,20 @@ export async function pushLayout(layout: OciLayout, refs: string[], opts: PushOp
     }
     groups.set(key, g);
   }
-  const clients = new Map<string, RegistryClient>();
   const results: PushResult[] = [];
-  try {
-    for (const g of groups.values()) {
-      const { registry } = g.ref;
-      let client = clients.get(registry);
-      if (!client) {
-        client = await RegistryClient.connect(registry, { ...opts, insecure: opts.insecureRegistries?.includes(registry) });
-        clients.set(registry, client);
-      }
-      const record = await MountRecord.open(opts.cache, registry);
-      try {
-        results.push(await pushToRepository(client, record, layout, graph, contents.artifacts, g, opts, log));
-      } finally {
-        await record.save();
-      }
+  for (const g of groups.values()) {
+    const { registry } = g.ref;
+    let client = clients.get(registry);
+    if (!client) {
+      client = await RegistryClient.connect(registry, { ...opts, insecure: opts.insecureRegistries?.includes(registry) });
+      clients.set(registry, client);
     }
-  } finally {
-    for (const c of clients.values()) c.close();
+    const record = await MountRecord.open(opts.cache, registry);
+    try {
+      results.push(await pushToRepository(client, record, layout, graph, contents.artifacts, g, opts, log));
+    } finally {
+      await record.save();
+    }
   }
   return results;
 }
