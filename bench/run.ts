@@ -19,6 +19,7 @@ const SECTIONS: Record<string, string> = {
   docker: './docker.js',
   disk: './disk.js',
   'disk-formats': './disk.js#runFormats',
+  registry: './registry.js',
 };
 
 async function main(): Promise<void> {
@@ -40,7 +41,7 @@ async function main(): Promise<void> {
     '# dbco benchmarks',
     '',
     `Last written ${new Date().toISOString()} on ${os.cpus().length} x ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${kernel}, Node ${process.version}.`,
-    'Written by `npm run bench` (`BENCH=squashfs,resolve,docker,disk,disk-formats` picks sections); within each section every comparison ran side by side in one run, on this machine.',
+    'Written by `npm run bench` (`BENCH=squashfs,resolve,docker,disk,disk-formats,registry` picks sections); within each section every comparison ran side by side in one run, on this machine.',
     '',
   ].join('\n');
   // A run of some sections keeps the others' figures from their last run (each section says when it ran).
