@@ -6,7 +6,10 @@ import path from 'node:path';
 import { crc32c } from '../../src/formats/disk/crc32c.js';
 import { guidBytes } from '../../src/formats/disk/image-ids.js';
 import { ovaManifest } from '../../src/formats/disk/ova.js';
-import { vhdFooter, vhdGeometry } from '../../src/formats/disk/vhd.js';
+import { vhdFooter, vhdGeometry, writeVhd } from '../../src/formats/disk/vhd.js';
+import { writeVhdx } from '../../src/formats/disk/vhdx.js';
+import { writeVmdk } from '../../src/formats/disk/vmdk.js';
+import { bufferSource } from '../../src/formats/source.js';
 import { chooseFormat, formatOfPath, writeDiskFormat, type FormatChoice } from '../../src/outputs/disk/formats.js';
 import { buildDisk } from '../../src/outputs/disk/index.js';
 import { kvmWorks } from '../../src/outputs/disk/qemu.js';
@@ -56,6 +59,35 @@ describe('VM disk formats: pure parts', () => {
     expect(() => chooseFormat('r.yaml', recipe, { format: 'vmdk', subformat: 'fixed', sizeBytes: size })).toThrow(/fixed is not a vmdk subformat/);
     expect(() => chooseFormat('r.yaml', { ...recipe, disk: { format: 'ova', subformat: 'fixed' } }, { sizeBytes: size })).toThrow(/r\.yaml: disk\.subformat: fixed: the ova format has no subformats/);
     expect(() => chooseFormat('r.yaml', recipe, { subformat: 'fixed', sizeBytes: size + 4096 })).toThrow(/disk\.size: a fixed VHD must be a whole number of MiB/);
+  });
+});
+
+describe('VM disk formats: a disk that is not a whole number of grains or blocks', () => {
+  const tmp = tempDir('dbco-vmformats-odd-');
+  afterAll(() => tmp.cleanup());
+  test('1500 KiB of data with a zero hole: every writer round-trips through qemu-img', async () => {
+    requireTool('qemu-img');
+    const raw = new Uint8Array(1500 * 1024);
+    for (let i = 0; i < raw.length; i++) raw[i] = (i * 2654435761) >>> 24;
+    raw.fill(0, 256 * 1024, 1024 * 1024); // whole grains of zeros: left out of the sparse formats
+    const rawFile = path.join(tmp.dir, 'odd.raw');
+    writeFileSync(rawFile, raw);
+    const src = bufferSource(raw);
+    const writers: [string, string, AsyncIterable<Uint8Array>][] = [
+      ['so.vmdk', 'vmdk', writeVmdk(src, { subformat: 'streamOptimized', fileName: 'so.vmdk' })],
+      ['ms.vmdk', 'vmdk', writeVmdk(src, { subformat: 'monolithicSparse', fileName: 'ms.vmdk' })],
+      ['f.vhd', 'vpc', writeVhd(src, { type: 'fixed', epoch: 0 })],
+      ['d.vhd', 'vpc', writeVhd(src, { type: 'dynamic', epoch: 0 })],
+      ['d.vhdx', 'vhdx', writeVhdx(src)],
+    ];
+    for (const [name, fmt, gen] of writers) {
+      const chunks: Uint8Array[] = [];
+      for await (const c of gen) chunks.push(c);
+      const file = path.join(tmp.dir, name);
+      writeFileSync(file, Buffer.concat(chunks));
+      run('qemu-img', ['convert', '-f', fmt, '-O', 'raw', file, `${file}.raw`]);
+      expect(sha(`${file}.raw`), name).toBe(sha(rawFile));
+    }
   });
 });
 
