@@ -85,6 +85,9 @@ export function ovfVm(recipe: Recipe): OvfVm {
   };
 }
 
+/** The OVA's disk member, also its intermediate file in the build folder. */
+export const ovaDiskName = (recipe: Pick<Recipe, 'name'>): string => `${recipe.name}-disk1.vmdk`;
+
 async function writeStream(gen: AsyncIterable<Uint8Array>, file: string, hash?: ReturnType<typeof createHash>): Promise<void> {
   async function* tap(): AsyncGenerator<Uint8Array> {
     for await (const c of gen) {
@@ -99,7 +102,7 @@ async function writeStream(gen: AsyncIterable<Uint8Array>, file: string, hash?: 
 export async function writeDiskFormat(raw: string, output: string, choice: FormatChoice, o: { recipe: Recipe; epoch: number; work: string; log?: Logger }): Promise<void> {
   const tmp = `${output}.tmp-${process.pid}`;
   const src = lazyFileSource(raw, (await stat(raw)).size);
-  const vmdkName = `${o.recipe.name}-disk1.vmdk`;
+  const vmdkName = ovaDiskName(o.recipe);
   const vmdkTmp = path.join(o.work, vmdkName);
   try {
     switch (choice.format) {

@@ -15,7 +15,7 @@ import { buildEpoch } from '../../rootfs/epoch.js';
 import { flattenLayers } from '../../rootfs/flatten.js';
 import { assembleDisk, parseSize, PART_OFFSET, type AssembledDisk, type FilesystemInput } from './assemble.js';
 import { normalizeExtPartition } from './ext-normalize.js';
-import { chooseFormat, writeDiskFormat, type DiskFormat, type DiskSubformat } from './formats.js';
+import { chooseFormat, ovaDiskName, writeDiskFormat, type DiskFormat, type DiskSubformat } from './formats.js';
 import { diskHooksLayer, provisionDrive } from './hooks.js';
 import { frugalLayout, initramfsLayout } from './layout.js';
 import { packerPaths, runPacker, sha256File, writePackerTemplate, type PackerPaths } from './packer.js';
@@ -120,7 +120,7 @@ export async function runDiskImage(recipePath: string, opts: DiskImageOptions = 
   // SIGINT/SIGTERM: the tools (Packer and its VM, mke2fs, debugfs, qemu-img) are stopped by runTool; the disks
   // in the build folder and the half-written output go. The logs stay, for a look at what was running.
   const forget = onInterrupt(() => Promise.all([
-    ...['assembled.raw', 'provision.img', 'packer-output', 'staging', 'relayout', 'packer_cache'].map((n) => rm(path.join(buildDir, n), { recursive: true, force: true })),
+    ...['assembled.raw', 'provision.img', 'packer-output', 'staging', 'relayout', 'packer_cache', ovaDiskName(recipe)].map((n) => rm(path.join(buildDir, n), { recursive: true, force: true })),
     rm(tmp, { force: true }),
   ]), `disk build files in ${buildDir}`);
   try {
