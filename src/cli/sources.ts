@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { SourceOptions } from '../resolve/prepared.js';
 import { openSession, resolveSession } from '../resolve/session.js';
 import { fetchSession } from '../pipeline/fetch.js';
-import { extensionDifferences, writeLock } from '../resolve/lock.js';
+import { extensionDifferences, lockMatchesRecipe, writeLock } from '../resolve/lock.js';
 import { OfflineError } from '../errors.js';
 import { formatTree } from '../resolve/tree.js';
 import { stderrLogger } from './log.js';
@@ -38,7 +38,7 @@ export function registerSources(program: Command): void {
     .option('--tree', 'the dependency tree')
     .action(async (recipe: string, f: CommonFlags & { json?: boolean; tree?: boolean }) => {
       const s = await openSession(recipe, sourceOptions(f));
-      if (f.offline && s.lock && s.lock.recipe.digest === s.loaded.digest && !f.tree) {
+      if (f.offline && s.lock && lockMatchesRecipe(s.lock, s.loaded) && !f.tree) {
         // Offline with a current lock: the lock is the answer.
         print(s.lock.extensions.map((e) => ({ name: e.name, deps: e.deps })), Boolean(f.json));
         await s.close();

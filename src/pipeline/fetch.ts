@@ -5,7 +5,7 @@
 import type { CachedFile } from '../cache/cached-file.js';
 import { OfflineError } from '../errors.js';
 import { expectOf, fetchBase, fromCache, kernelGetter, type KernelInfo } from '../resolve/base-kernel.js';
-import { lockDifferences, lockDigest, type Lock, type LockedFile } from '../resolve/lock.js';
+import { lockDifferences, lockDigest, lockMatchesRecipe, portableOrigin, recipeDigests, type Lock, type LockedFile } from '../resolve/lock.js';
 import { MirrorDeps, tczDir } from '../resolve/mirror-deps.js';
 import type { PreparedExtension, PreparedInputs } from '../resolve/prepared.js';
 import { resolveExtensions, type Resolution } from '../resolve/resolver.js';
@@ -31,7 +31,7 @@ export async function fetchSession(s: Session): Promise<FetchRun> {
     mode: 'fetch',
     expect: (name) => expectOf(lockedExt.get(name), `${dir}/${name}`),
   });
-  const useLock = s.opts.offline && s.lock && s.lock.recipe.digest === s.loaded.digest;
+  const useLock = s.opts.offline && s.lock && lockMatchesRecipe(s.lock, s.loaded);
   let kernelAsked = false;
   let resolution: Resolution;
   if (useLock) {
@@ -90,20 +90,20 @@ export async function fetchSession(s: Session): Promise<FetchRun> {
   return { inputs, lock, resolution };
 }
 
-function locked(f: CachedFile, rel: string): LockedFile {
-  return { path: rel, url: f.origin, size: f.size, md5: f.md5 ?? '', sha256: f.sha256 };
+function locked(f: CachedFile, rel: string, recipeDir: string): LockedFile {
+  return { path: rel, url: portableOrigin(f.origin, recipeDir), size: f.size, md5: f.md5 ?? '', sha256: f.sha256 };
 }
 
 function buildLock(s: Session, base: { file: CachedFile; rel: string }, k: KernelInfo, exts: PreparedExtension[]): Lock {
   const dir = tczDir(s.recipe.release, s.recipe.arch);
   return {
     version: 1,
-    recipe: { name: s.recipe.name, digest: s.loaded.digest },
+    recipe: { name: s.recipe.name, ...recipeDigests(s.recipe) },
     release: s.recipe.release,
     arch: s.recipe.arch,
-    base: { ...locked(base.file, base.rel), ...(s.iso ? { iso: { path: s.iso.path, sha256: s.iso.sha256 } } : {}) },
-    ...(k.file && k.rel ? { kernel: locked(k.file, k.rel) } : {}),
+    base: { ...locked(base.file, base.rel, s.loaded.dir), ...(s.iso ? { iso: { path: s.iso.path, sha256: s.iso.sha256 } } : {}) },
+    ...(k.file && k.rel ? { kernel: locked(k.file, k.rel, s.loaded.dir) } : {}),
     ...(k.version ? { kernelVersion: k.version } : {}),
-    extensions: exts.map((e) => ({ name: e.name, deps: e.deps, ...locked(e.file, `${dir}/${e.name}`) })),
+    extensions: exts.map((e) => ({ name: e.name, deps: e.deps, ...locked(e.file, `${dir}/${e.name}`, s.loaded.dir) })),
   };
 }

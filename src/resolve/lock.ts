@@ -22,7 +22,12 @@ export interface LockedExtension extends LockedFile {
 
 export interface Lock {
   version: number;
-  recipe: { name: string; digest: string };
+  /**
+   * `digest`: sha256 of the parsed recipe's canonical JSON, so a comment or layout edit is no change
+   * (locks written before held the file bytes' sha256; both are accepted). `fields`: the same per
+   * top-level field, so --frozen can say which fields changed.
+   */
+  recipe: { name: string; digest: string; fields?: Record<string, string> };
   release: string;
   arch: string;
   base: LockedFile & { iso?: { path: string; sha256: string } };
@@ -30,6 +35,40 @@ export interface Lock {
   kernelVersion?: string;
   /** In install order. */
   extensions: LockedExtension[];
+}
+
+/** What the lock records of the recipe: its content's digest and each top-level field's. */
+export function recipeDigests(recipe: object): { digest: string; fields: Record<string, string> } {
+  const fields: Record<string, string> = {};
+  for (const [k, v] of Object.entries(recipe)) if (v !== undefined) fields[k] = sha256Hex(canonicalJson(v));
+  return { digest: sha256Hex(canonicalJson(recipe)), fields };
+}
+
+/** True when the lock was made from this recipe's content (or, for an older lock, these bytes). */
+export function lockMatchesRecipe(lock: Lock, loaded: { recipe: object; digest: string }): boolean {
+  return lock.recipe.digest === recipeDigests(loaded.recipe).digest || lock.recipe.digest === loaded.digest;
+}
+
+/** The recipe fields that differ from what the lock recorded, for a readable --frozen message. */
+export function recipeFieldChanges(lock: Lock, recipe: object): string {
+  const now = recipeDigests(recipe).fields;
+  const old = lock.recipe.fields;
+  if (!old) return 'the recipe changed since it was locked (an older lock: it does not say which fields)';
+  const names = [...new Set([...Object.keys(old), ...Object.keys(now)])].sort();
+  const changed = names.filter((n) => old[n] !== now[n]).map((n) => (!(n in old) ? `${n} (added)` : !(n in now) ? `${n} (removed)` : n));
+  return `recipe fields changed since it was locked: ${changed.join(', ')}`;
+}
+
+/**
+ * A lock is shared (committed beside the recipe): a local file's origin is written relative to the
+ * recipe's folder, never as this host's absolute path. URLs stay as they are.
+ */
+export function portableOrigin(origin: string, recipeDir: string): string {
+  const bang = origin.indexOf('!');
+  const file = bang < 0 ? origin : origin.slice(0, bang);
+  if (!path.isAbsolute(file)) return origin;
+  const rel = path.relative(recipeDir, file).split(path.sep).join('/');
+  return bang < 0 ? rel : `${rel}${origin.slice(bang)}`;
 }
 
 /** `recipes/x.yaml` -> `recipes/x.lock.json`. */
@@ -79,7 +118,11 @@ export async function writeLock(file: string, lock: Lock): Promise<void> {
  */
 export function lockDifferences(old: Lock, now: Lock): string[] {
   const diffs: string[] = [];
-  if (old.recipe.digest !== now.recipe.digest) diffs.push(`recipe digest: lock has ${old.recipe.digest}, recipe is ${now.recipe.digest}`);
+  if (old.recipe.digest !== now.recipe.digest) {
+    diffs.push(old.recipe.fields && now.recipe.fields
+      ? `recipe fields changed: ${[...new Set([...Object.keys(old.recipe.fields), ...Object.keys(now.recipe.fields)])].sort().filter((n) => old.recipe.fields![n] !== now.recipe.fields![n]).join(', ')}`
+      : 'recipe: changed since it was locked');
+  }
   if (old.release !== now.release || old.arch !== now.arch) diffs.push(`release: lock has ${old.release}/${old.arch}, now ${now.release}/${now.arch}`);
   fileDiff('base', old.base, now.base, diffs);
   fileDiff('kernel', old.kernel, now.kernel, diffs);

@@ -6,7 +6,7 @@ import type { Logger } from '../io/logger.js';
 import type { SourceOptions } from './prepared.js';
 import { loadRecipe, type LoadedRecipe } from '../recipe/load.js';
 import { fetchBase, kernelGetter, type FileSources, type KernelInfo } from './base-kernel.js';
-import { lockPathFor, readLock } from './lock.js';
+import { lockMatchesRecipe, lockPathFor, readLock, recipeFieldChanges } from './lock.js';
 import { MirrorDeps, tczDir } from './mirror-deps.js';
 import { resolveExtensions, type Resolution } from './resolver.js';
 
@@ -36,8 +36,8 @@ export async function openSession(recipe: string | LoadedRecipe, opts: SourceOpt
   };
   if (opts.frozen) {
     if (!lock) throw new OfflineError(`--frozen: no lock file ${lockPath} (run dbco lock first)`);
-    if (lock.recipe.digest !== loaded.digest) {
-      throw new OfflineError(`--frozen: ${loaded.path} changed since it was locked:\n  recipe digest: lock has ${lock.recipe.digest}, recipe is ${loaded.digest}`);
+    if (!lockMatchesRecipe(lock, loaded)) {
+      throw new OfflineError(`--frozen: ${loaded.path} differs from ${lockPath}: ${recipeFieldChanges(lock, loaded.recipe)} (run dbco lock)`);
     }
   }
   return session;

@@ -56,10 +56,27 @@ describe('dbco resolve / fetch / lock / schema (built CLI)', () => {
     const r = await runDbco(['resolve', recipe, '--offline', '--mirror', 'http://127.0.0.1:9', '--cache', cache]);
     expect(r.code).toBe(0);
     expect(r.stdout.trim().split('\n')).toHaveLength(6);
-    writeFileSync(recipe, `${readFileSync(recipe, 'utf8')}# changed\n`);
+    // A comment or layout edit changes no field: --frozen and --offline still take the lock.
+    writeFileSync(recipe, `# a comment\n${readFileSync(recipe, 'utf8').replace('arch: x86_64', 'arch:   x86_64   # same')}`);
+    const same = await runDbco(['fetch', recipe, '--offline', '--frozen', '--mirror', 'http://127.0.0.1:9', '--cache', cache]);
+    expect(same.stderr).toMatch(/fetched 6 extensions/);
+    expect(same.code).toBe(0);
+    writeFileSync(recipe, `${readFileSync(recipe, 'utf8')}bootcodes: [nozswap]\n`);
     const frozen = await runDbco(['resolve', recipe, '--frozen', '--mirror', server.url, '--cache', cache]);
     expect(frozen.code).toBe(1);
-    expect(frozen.stderr).toContain('changed since it was locked');
+    expect(frozen.stderr).toBe(`dbco: --frozen: ${recipe} differs from ${lockFile}: recipe fields changed since it was locked: bootcodes (added) (run dbco lock)\n`);
+  });
+
+  test('a lock made from a mirror folder records no absolute host path', async () => {
+    const r = path.join(t.dir, 'folder.yaml');
+    writeFileSync(r, `name: folder\nrelease: "6.4.1"\narch: x86_64\nbase: rootfs64.gz\nkernel: vmlinuz64\nmirror: ${JSON.stringify(M)}\n`);
+    const l = await runDbco(['lock', r, '--cache', cache]);
+    expect(l.code).toBe(0);
+    const text = readFileSync(path.join(t.dir, 'folder.lock.json'), 'utf8');
+    expect(text).not.toMatch(/"url": "\//);
+    const lock = JSON.parse(text) as { base: { url: string }; kernel: { url: string } };
+    expect(lock.base.url).toBe(path.relative(t.dir, path.join(M, '6.x/x86_64/release/distribution_files/rootfs64.gz')));
+    expect(lock.kernel.url).toMatch(/^\.\.\/.*vmlinuz64$/);
   });
 
   test('a recipe error names file:line:column', async () => {
