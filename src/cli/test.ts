@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { DbcoError, RecipeError } from '../errors.js';
+import { setupOf } from '../recipe/defaults.js';
 import { loadRecipe } from '../recipe/load.js';
 import { resultTable, type CheckResult } from '../outputs/checks/evaluate.js';
 import { buildOptions, memoryOption } from './flags.js';
@@ -39,7 +40,7 @@ export function registerTest(program: Command): void {
       let results: CheckResult[];
       if (opts.docker) {
         const { runDockerChecks } = await import('../outputs/docker/run-checks.js');
-        results = await runDockerChecks(recipePath, checks, { ...common, log, setup: recipe.image?.setup });
+        results = await runDockerChecks(recipePath, checks, { ...common, log, setup: setupOf(recipe) });
       } else {
         let disk = opts.from;
         if (!disk) {
