@@ -28,7 +28,7 @@ describe('dbco boot: not a disk, nothing to boot', () => {
     writeFileSync(yaml, 'name: x\nrelease: "6.4.1"\narch: x86_64\nbase: rootfs64.gz\n'.repeat(20));
     const r = await runDbco(['boot', yaml]);
     expect(r.code).toBe(1);
-    expect(r.stderr.trim().split('\n')).toEqual([`dbco: ${yaml}: not a disk image (no MBR boot signature, not qcow2): give a disk made by dbco image --disk`]);
+    expect(r.stderr.trim().split('\n')).toEqual([`dbco: ${yaml}: not a raw or qcow2 disk (no MBR boot signature, no qcow2 magic): give what dbco image --disk --format raw|qcow2 writes`]);
   });
 
   test('a disk the BIOS cannot boot ("No bootable device") fails non-zero instead of hanging', async () => {

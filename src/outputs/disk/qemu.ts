@@ -87,7 +87,7 @@ export function checkDiskFile(file: string): 'raw' | 'qcow2' {
   }
   if (n >= 4 && diskFormat(head) === 'qcow2') return 'qcow2';
   if (n === 512 && head[510] === 0x55 && head[511] === 0xaa) return 'raw';
-  throw new DbcoError('NOT_A_DISK', `${file}: not a disk image (no MBR boot signature, not qcow2): give a disk made by dbco image --disk`);
+  throw new DbcoError('NOT_A_DISK', `${file}: not a raw or qcow2 disk (no MBR boot signature, no qcow2 magic): give what dbco image --disk --format raw|qcow2 writes`);
 }
 
 /** qcow2 files start with 'QFI\xfb'; anything else is booted as raw. */
