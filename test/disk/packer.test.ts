@@ -75,5 +75,5 @@ describe('dbco image --disk: Packer stage', () => {
     execFileSync('qemu-img', ['convert', '-f', 'qcow2', '-O', 'raw', out, back]);
     const sha = (f: string): string => createHash('sha256').update(readFileSync(f)).digest('hex');
     expect(sha(back)).toBe(sha(path.join(build, 'assembled.raw')));
-  }, 300_000);
+  }, 600_000);
 });
