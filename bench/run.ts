@@ -20,6 +20,9 @@ const SECTIONS: Record<string, string> = {
   disk: './disk.js',
   'disk-formats': './disk.js#runFormats',
   registry: './registry.js',
+  tar: './tar.js',
+  memfs: './memfs.js',
+  deps: './deps.js',
 };
 
 async function main(): Promise<void> {
@@ -41,7 +44,7 @@ async function main(): Promise<void> {
     '# dbco benchmarks',
     '',
     `Last written ${new Date().toISOString()} on ${os.cpus().length} x ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ${kernel}, Node ${process.version}.`,
-    'Written by `npm run bench` (`BENCH=squashfs,resolve,docker,disk,disk-formats,registry` picks sections); within each section every comparison ran side by side in one run, on this machine.',
+    'Written by `npm run bench` (`BENCH=squashfs,resolve,docker,disk,disk-formats,registry,tar,memfs,deps` picks sections); within each section every comparison ran side by side in one run, on this machine.',
     '',
   ].join('\n');
   // A run of some sections keeps the others' figures from their last run (each section says when it ran).
