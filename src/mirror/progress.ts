@@ -13,7 +13,12 @@ export class FetchProgress {
 
   private readonly tty: boolean;
 
-  constructor(private readonly log: Logger | undefined, tty: boolean) {
+  /** In a pipe (a CI log), while bytes flow: a plain line at most this often, so a long download is seen. */
+  static readonly PIPE_EVERY_MS = 5000;
+  private lastPipeLine: number;
+
+  constructor(private readonly log: Logger | undefined, tty: boolean, private readonly now: () => number = Date.now) {
+    this.lastPipeLine = now();
     // A logger that cannot draw a progress line still gets the per-file lines.
     this.tty = tty && typeof log?.progress === 'function';
   }
@@ -40,7 +45,15 @@ export class FetchProgress {
   }
 
   private emit(force: boolean): void {
-    if (!this.tty || !this.log?.progress) return;
+    if (!this.tty) {
+      const t = this.now();
+      if (force || t - this.lastPipeLine < FetchProgress.PIPE_EVERY_MS || this.filesDone >= this.filesStarted) return;
+      this.lastPipeLine = t;
+      const mib = (n: number): string => (n / 1048576).toFixed(1);
+      this.log?.info(`fetching: ${this.filesDone}/${this.filesStarted} files done, ${mib(this.bytesDone)} MiB${this.bytesTotal ? ` of ${mib(this.bytesTotal)} MiB` : ''}`);
+      return;
+    }
+    if (!this.log?.progress) return;
     const now = Date.now();
     if (!force && now - this.lastEmit < 100) return;
     this.lastEmit = now;

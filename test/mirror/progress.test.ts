@@ -57,3 +57,31 @@ describe('download progress', () => {
     expect(text()).not.toContain('\r');
   });
 });
+
+describe('download progress in a pipe (CI log)', () => {
+  it('a plain line at most every 5 s while bytes flow, none once every file is done', async () => {
+    const { FetchProgress } = await import('../../src/mirror/progress.js');
+    const lines: string[] = [];
+    let t = 0;
+    const p = new FetchProgress({ info: (m) => lines.push(m), warn: () => {} }, false, () => t);
+    p.start();
+    p.announce(8 * 1048576);
+    t = 1000;
+    p.bytes(1048576);
+    expect(lines).toEqual([]);
+    t = 5000;
+    p.bytes(1048576);
+    expect(lines).toEqual(['fetching: 0/1 files done, 2.0 MiB of 8.0 MiB']);
+    t = 7000;
+    p.bytes(1048576);
+    expect(lines).toHaveLength(1);
+    t = 10_000;
+    p.bytes(1048576);
+    expect(lines.at(-1)).toBe('fetching: 0/1 files done, 4.0 MiB of 8.0 MiB');
+    p.done('http://m/x.tcz', 8 * 1048576, true);
+    expect(lines.at(-1)).toBe('fetched http://m/x.tcz (8388608 bytes)');
+    t = 20_000;
+    p.bytes(0);
+    expect(lines).toHaveLength(3);
+  });
+});
