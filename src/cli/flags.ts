@@ -27,6 +27,11 @@ export function frozenOption(cmd: Command): Command {
   return cmd.option('--frozen', 'refuse a resolution that differs from the lock file');
 }
 
+/** --platform: one arch of a multi-arch recipe (src/recipe/arch.ts). */
+export function platformOption(cmd: Command, what: string): Command {
+  return cmd.option('--platform <os/arch>', `linux/386 or linux/amd64: ${what}`);
+}
+
 /** --mirror, --cache, --offline, --frozen, -q: what every build command takes. */
 export function buildOptions(cmd: Command): Command {
   return quietOption(frozenOption(offlineOption(cacheOption(mirrorOption(cmd)))));

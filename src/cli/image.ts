@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { allowOutsideSrcOption, buildOptions, memoryOption, parsePositiveInt } from './flags.js';
+import { allowOutsideSrcOption, buildOptions, memoryOption, parsePositiveInt, platformOption } from './flags.js';
 import { DbcoError, UsageError } from '../errors.js';
 import { imageReferenceProblem } from '../recipe/image-ref.js';
 import type { DockerImageOptions } from '../outputs/docker/build.js';
@@ -36,7 +36,7 @@ export function registerImage(program: Command): void {
     .option('--no-packer', '--disk: host-side assembly only, no VM stage')
     .option('--build-dir <dir>', '--disk: folder for the Packer template, logs and intermediate disks')
     .option('--json', '--docker/--push: print the result as JSON (image ID, tag, layers, pushed digests)');
-  pushOption(allowOutsideSrcOption(memoryOption(buildOptions(cmd), '--disk: VM')))
+  platformOption(pushOption(allowOutsideSrcOption(memoryOption(buildOptions(cmd), '--disk: VM'))), 'the one arch of a multi-arch recipe to build (default: --output and --push take all in one index, loading takes the host\'s)')
     .action(async (recipePath: string, opts: ImageCommandOptions) => {
       const tagProblem = opts.tag === undefined ? null : imageReferenceProblem(opts.tag);
       if (tagProblem) throw new UsageError(`--tag ${tagProblem}`);
@@ -68,10 +68,15 @@ export function registerImage(program: Command): void {
         tag: opts.tag, output: opts.output, mirror: opts.mirror, cache: opts.cache,
         offline: opts.offline, frozen: opts.frozen, maxLayers: opts.maxLayers, allowOutsideSrc: opts.allowOutsideSrc, log,
         load: opts.docker ? undefined : false,
+        ...(opts.platform ? { platform: opts.platform } : {}),
+        ...(pushing ? { allPlatforms: true } : {}),
       }).catch((err: unknown) => {
         for (const c of connected?.values() ?? []) c.close();
         throw err;
       });
+      if (result.platforms.length > 1) {
+        for (const p of result.platforms) log.info(`${p.platform}: image ${p.id}, manifest ${p.manifestDigest}`);
+      }
       const rebuilt = result.layers.filter((l) => l.rebuilt).map((l) => l.id);
       log.info(`${result.layers.length} layer(s): ${result.layers.map((l) => l.id).join(', ')}`);
       log.info(`rebuilt: ${rebuilt.length ? rebuilt.join(', ') : 'none (all layers from the cache)'}`);

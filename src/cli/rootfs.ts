@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { DbcoError } from '../errors.js';
 import { Cache, defaultCacheDir } from '../cache/index.js';
 import { prepare } from '../pipeline/prepare.js';
+import { archOfPlatform } from '../recipe/arch.js';
 import { assembleRootfs } from '../rootfs/assemble.js';
 import { flattenLayers } from '../rootfs/flatten.js';
 import { buildEpoch } from '../rootfs/epoch.js';
@@ -9,7 +10,7 @@ import { writeTar } from '../formats/tar/index.js';
 import { writeStreamAtomic } from '../outputs/docker/stream-file.js';
 import { stderrLogger } from './log.js';
 import { setupOf } from '../recipe/defaults.js';
-import { allowOutsideSrcOption, buildOptions } from './flags.js';
+import { allowOutsideSrcOption, buildOptions, platformOption } from './flags.js';
 
 interface RootfsOptions {
   output: string;
@@ -20,6 +21,7 @@ interface RootfsOptions {
   frozen?: boolean;
   quiet?: boolean;
   allowOutsideSrc?: boolean;
+  platform?: string;
 }
 
 /**
@@ -33,12 +35,15 @@ export function registerRootfs(program: Command): void {
     .argument('<recipe>', 'recipe YAML file')
     .requiredOption('-o, --output <file>', 'tar file to write')
     .option('--layer <id>', 'only this layer (base, ext:NAME.tcz, config); whiteouts stay as .wh. entries');
-  allowOutsideSrcOption(buildOptions(cmd))
+  platformOption(allowOutsideSrcOption(buildOptions(cmd)), 'the arch of a multi-arch recipe to write')
     .action(async (recipePath: string, opts: RootfsOptions) => {
       const log = stderrLogger(opts.quiet);
       const cacheRoot = opts.cache ?? defaultCacheDir();
       const cache = new Cache(cacheRoot);
-      const inputs = await prepare(recipePath, { mirror: opts.mirror, cache: cacheRoot, offline: opts.offline, frozen: opts.frozen, allowOutsideSrc: opts.allowOutsideSrc, kernel: false, log });
+      const inputs = await prepare(recipePath, {
+        mirror: opts.mirror, cache: cacheRoot, offline: opts.offline, frozen: opts.frozen, allowOutsideSrc: opts.allowOutsideSrc, kernel: false, log,
+        ...(opts.platform ? { arch: archOfPlatform(opts.platform) } : {}),
+      });
       const epoch = buildEpoch();
       const rootfs = await assembleRootfs(inputs, { cache, epoch, setup: setupOf(inputs.recipe), log });
       let tar;

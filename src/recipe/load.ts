@@ -3,12 +3,18 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { writeFileAtomic } from '../cache/atomic.js';
 import { DbcoError } from '../errors.js';
-import type { Recipe } from './schema.js';
+import type { Arch, Recipe, RecipeDocument } from './schema.js';
+import { archesOf, forArch, pickArch } from './arch.js';
 
 export { withTcz } from './names.js';
 
 export interface LoadedRecipe {
+  /** The recipe narrowed to the one arch this run builds (src/recipe/arch.ts). */
   recipe: Recipe;
+  /** The recipe as written, every arch. */
+  document: RecipeDocument;
+  /** Every arch the recipe lists, in its order. */
+  arches: Arch[];
   path: string;
   dir: string;
   /** The file's bytes, exactly as read (the recipe digest is taken over them). */
@@ -21,7 +27,18 @@ export interface LoadedRecipe {
  * module) is read back from `<cacheRoot>/recipes/` instead: the YAML parser and zod are then never
  * loaded, which is most of a warm `dbco resolve`.
  */
-export async function loadRecipe(file: string, opts: { cacheRoot?: string } = {}): Promise<LoadedRecipe> {
+export async function loadRecipe(file: string, opts: { cacheRoot?: string; arch?: Arch } = {}): Promise<LoadedRecipe> {
+  return narrowRecipe(await loadRecipeDocument(file, opts), opts.arch);
+}
+
+/** A loaded recipe document narrowed to `arch` (or its only arch; several without `arch` is an error). */
+export function narrowRecipe(loaded: Omit<LoadedRecipe, 'recipe' | 'arches'>, arch?: Arch): LoadedRecipe {
+  const one = pickArch(loaded.document, loaded.path, arch);
+  return { ...loaded, recipe: forArch(loaded.document, one), arches: archesOf(loaded.document) };
+}
+
+/** The recipe as written, not narrowed to an arch: what a multi-arch build reads first. */
+export async function loadRecipeDocument(file: string, opts: { cacheRoot?: string } = {}): Promise<Omit<LoadedRecipe, 'recipe' | 'arches'>> {
   let bytes: Buffer;
   try {
     bytes = await readFile(file);
@@ -30,11 +47,11 @@ export async function loadRecipe(file: string, opts: { cacheRoot?: string } = {}
   }
   const digest = createHash('sha256').update(bytes).digest('hex');
   const abs = path.resolve(file);
-  const done = (recipe: Recipe): LoadedRecipe => ({ recipe, path: abs, dir: path.dirname(abs), bytes, digest });
+  const done = (document: RecipeDocument): Omit<LoadedRecipe, 'recipe' | 'arches'> => ({ document, path: abs, dir: path.dirname(abs), bytes, digest });
   const memo = opts.cacheRoot ? await memoPath(opts.cacheRoot, digest) : undefined;
   if (memo) {
     try {
-      return done(JSON.parse(await readFile(memo, 'utf8')) as Recipe);
+      return done(JSON.parse(await readFile(memo, 'utf8')) as RecipeDocument);
     } catch {
       // not validated before (or unreadable): validate now
     }
@@ -55,6 +72,6 @@ async function memoPath(cacheRoot: string, digest: string): Promise<string> {
 }
 
 /** --mirror > DBCO_MIRROR > recipe.mirror > the official mirror. */
-export function pickMirror(flag: string | undefined, recipe: Recipe, fallback: string, env = process.env): string {
+export function pickMirror(flag: string | undefined, recipe: Pick<Recipe, 'mirror'>, fallback: string, env = process.env): string {
   return flag || env.DBCO_MIRROR || recipe.mirror || fallback;
 }

@@ -1,7 +1,7 @@
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node as YamlNode, type YAMLError } from 'yaml';
 import type { z } from 'zod';
 import { RecipeError } from '../errors.js';
-import { Recipe } from './schema.js';
+import { Recipe, type RecipeDocument } from './schema.js';
 import { withTcz } from './names.js';
 
 /** Several recipe problems at once; `errors` holds each, the message lists them one per line. */
@@ -26,7 +26,7 @@ function yamlMessage(e: YAMLError, text: string): string {
 }
 
 /** Parses and validates recipe text; `name` is the file shown in error positions. */
-export function parseRecipe(text: string, name: string): Recipe {
+export function parseRecipe(text: string, name: string): RecipeDocument {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
   const where = (offset: number): string => {
@@ -61,7 +61,7 @@ export function parseRecipe(text: string, name: string): Recipe {
 }
 
 /** What a user expects written one way: extension names end in .tcz. */
-export function normalize(recipe: Recipe): Recipe {
+export function normalize<R extends { extensions?: string[] }>(recipe: R): R {
   if (!recipe.extensions) return recipe;
   return { ...recipe, extensions: recipe.extensions.map(withTcz) };
 }

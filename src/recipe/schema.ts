@@ -100,14 +100,25 @@ export const FileBase = z.strictObject({
   sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex digits').optional(),
 });
 
+/** TC's two architectures; a multi-arch recipe lists both. */
+export const ArchName = z.enum(['x86', 'x86_64']);
+const distFile = z.string().regex(/^[\w.+-]+$/, 'a file in release/distribution_files such as rootfs64.gz');
+const kernelFile = z.string().regex(/^[\w.+-]+$/, 'a file in release/distribution_files such as vmlinuz64');
+const BaseOne = z.union([distFile, IsoBase, FileBase]);
+/** One value per arch, for a recipe whose `arch` is a list; an arch left out takes TC's default. */
+const perArch = <T extends z.ZodType>(value: T) => z.strictObject({ x86: value.optional(), x86_64: value.optional() });
+
 export const Recipe = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, { message: 'lowercase letters, digits, ".", "_" or "-"', abort: true })
     .refine((v) => imageReferenceProblem(`${v}:latest`) === null, { message: 'the default image name: letters or digits on both sides of each ".", "_" or "-", at most 255 characters' }).describe('image name (also the default tag)'),
   release: z.string().regex(/^\d+\.\d+(\.\d+)?$/, 'a TC release such as "6.4.1"').describe('TC release, quoted; its major picks the mirror folder {major}.x'),
-  arch: z.enum(['x86', 'x86_64']),
+  arch: z.union([ArchName, z.array(ArchName).min(1).refine((a) => new Set(a).size === a.length, 'each arch once')])
+    .describe('x86 or x86_64, or a list of both for a multi-arch image (one image per arch in one OCI index)'),
   mirror: z.string().min(1).optional().describe('TC mirror URL or folder; --mirror and DBCO_MIRROR take precedence'),
-  base: z.union([z.string().regex(/^[\w.+-]+$/, 'a file in release/distribution_files such as rootfs64.gz'), IsoBase, FileBase]),
-  kernel: z.string().regex(/^[\w.+-]+$/, 'a file in release/distribution_files such as vmlinuz64').optional().describe('kernel file in release/distribution_files, e.g. vmlinuz64'),
+  base: z.union([BaseOne, perArch(BaseOne)]).optional()
+    .describe('base initramfs (default: TC\'s core.gz for x86, corepure64.gz for x86_64); a map from arch to base for a multi-arch recipe'),
+  kernel: z.union([kernelFile, perArch(kernelFile)]).optional()
+    .describe('kernel file in release/distribution_files, e.g. vmlinuz64; a map from arch for a multi-arch recipe (default there: vmlinuz, vmlinuz64)'),
   kernel_version: z.string().regex(/^\S+$/, 'a kernel version without spaces such as 6.1.2-tinycore64').optional().describe('replaces KERNEL in extension names (default: read from the kernel, else the base\'s lib/modules)'),
   extensions: z.array(z.string().regex(/^[\w.+-]+$/, 'an extension name such as openssh or openssh.tcz')).optional().describe('extensions to install; dependencies come from their .dep files, as tce-load does'),
   files: z.array(FileSpec).optional(),
@@ -121,7 +132,15 @@ export const Recipe = z.strictObject({
   vm: VmSpec.optional(),
 });
 
-export type Recipe = z.infer<typeof Recipe>;
+/** The recipe as written: `arch` may be a list, `base` and `kernel` maps from arch. */
+export type RecipeDocument = z.infer<typeof Recipe>;
+export type Arch = z.infer<typeof ArchName>;
+/** One arch of a recipe (src/recipe/arch.ts narrows a document to it): what every build stage reads. */
+export type Recipe = Omit<RecipeDocument, 'arch' | 'base' | 'kernel'> & {
+  arch: Arch;
+  base: string | IsoBase | FileBase;
+  kernel?: string;
+};
 export type FileSpec = z.infer<typeof FileSpec>;
 export type ImageSpec = z.infer<typeof ImageSpec>;
 export type CheckSpec = z.infer<typeof CheckSpec>;

@@ -71,11 +71,11 @@ export function portableOrigin(origin: string, recipeDir: string): string {
   return bang < 0 ? rel : `${rel}${origin.slice(bang)}`;
 }
 
-/** `recipes/x.yaml` -> `recipes/x.lock.json`. */
-export function lockPathFor(recipePath: string): string {
+/** `recipes/x.yaml` -> `recipes/x.lock.json`; one lock per arch for a multi-arch recipe: `x.x86_64.lock.json`. */
+export function lockPathFor(recipePath: string, arch?: string): string {
   const dir = path.dirname(recipePath);
   const base = path.basename(recipePath).replace(/\.[^.]*$/, '');
-  return path.join(dir, `${base}.lock.json`);
+  return path.join(dir, `${base}${arch ? `.${arch}` : ''}.lock.json`);
 }
 
 /** Sorted keys at every level, 2-space indent, trailing newline: one text per lock, whatever built it. */

@@ -2,7 +2,7 @@
  * What the first half of every build (src/pipeline/prepare.ts) hands later stages: local, verified files in
  * install order. Defined here, where the resolver produces it, so no stage imports upward.
  */
-import type { Recipe } from '../recipe/schema.js';
+import type { Arch, Recipe } from '../recipe/schema.js';
 import type { CachedFile } from '../cache/cached-file.js';
 import type { Logger } from '../io/logger.js';
 
@@ -19,6 +19,8 @@ export interface SourceOptions {
   kernel?: boolean;
   /** Let `files[].src` name host files outside the recipe's folder (--allow-outside-src). */
   allowOutsideSrc?: boolean;
+  /** The arch this run builds, for a recipe that lists several (each arch resolves and locks on its own). */
+  arch?: Arch;
 }
 
 export interface PreparedExtension {

@@ -25,8 +25,8 @@ export interface Session extends FileSources {
 export async function openSession(recipe: string | LoadedRecipe, opts: SourceOptions = {}): Promise<Session> {
   const log = opts.log ?? silent;
   const cache = new Cache(opts.cache ?? defaultCacheDir());
-  const loaded = typeof recipe === 'string' ? await loadRecipe(recipe, { cacheRoot: cache.root }) : recipe;
-  const lockPath = lockPathFor(loaded.path);
+  const loaded = typeof recipe === 'string' ? await loadRecipe(recipe, { cacheRoot: cache.root, ...(opts.arch ? { arch: opts.arch } : {}) }) : recipe;
+  const lockPath = lockPathFor(loaded.path, loaded.arches.length > 1 ? loaded.recipe.arch : undefined);
   const lock = await readLock(lockPath);
   const opened = await openSources(loaded, { cache, offline: opts.offline ?? false, log, ...(opts.mirror ? { mirror: opts.mirror } : {}) });
   const session: Session = {

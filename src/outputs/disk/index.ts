@@ -8,6 +8,7 @@ import { Cache, defaultCacheDir } from '../../cache/index.js';
 import { RecipeError } from '../../errors.js';
 import { onInterrupt } from '../../io/interrupt.js';
 import { prepare } from '../../pipeline/prepare.js';
+import { archOfPlatform } from '../../recipe/arch.js';
 import type { Logger } from '../../io/logger.js';
 import type { PreparedInputs } from '../../resolve/prepared.js';
 import { assembleRootfs } from '../../rootfs/assemble.js';
@@ -41,6 +42,8 @@ export interface DiskImageOptions {
   quiet?: boolean;
   allowOutsideSrc?: boolean;
   log?: Logger;
+  /** linux/386 or linux/amd64: which arch of a multi-arch recipe the disk is for (a disk holds one). */
+  platform?: string;
 }
 
 export interface DiskImageResult {
@@ -108,7 +111,10 @@ export async function runDiskImage(recipePath: string, opts: DiskImageOptions = 
   }
 
   const cacheRoot = opts.cache ?? defaultCacheDir();
-  const inputs = await prepare(recipePath, { mirror: opts.mirror, cache: cacheRoot, offline: opts.offline, frozen: opts.frozen, allowOutsideSrc: opts.allowOutsideSrc, log });
+  const inputs = await prepare(recipePath, {
+    mirror: opts.mirror, cache: cacheRoot, offline: opts.offline, frozen: opts.frozen, allowOutsideSrc: opts.allowOutsideSrc, log,
+    ...(opts.platform ? { arch: archOfPlatform(opts.platform) } : {}),
+  });
   const { recipe } = inputs;
   const choice = chooseFormat(recipePath, recipe, { format: opts.format, output: opts.output, subformat: opts.subformat, sizeBytes: parseSize(recipe.disk?.size ?? '64M') });
   if (choice.format === 'qcow2') findTool('qemu-img');

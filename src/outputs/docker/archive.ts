@@ -9,6 +9,10 @@ export const MEDIA_INDEX = 'application/vnd.oci.image.index.v1+json';
 export const MEDIA_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const MEDIA_CONFIG = 'application/vnd.oci.image.config.v1+json';
 export const MEDIA_LAYER = 'application/vnd.oci.image.layer.v1.tar';
+export const MEDIA_EMPTY = 'application/vnd.oci.empty.v1+json';
+export const MEDIA_CYCLONEDX = 'application/vnd.cyclonedx+json';
+/** The OCI empty descriptor's blob `{}`: the config of an artifact that has none. */
+const EMPTY_BLOB = Buffer.from('{}');
 
 /** A layer tar already on disk (materializeLayer's result). */
 export interface ArchiveLayer {
@@ -30,10 +34,29 @@ export interface ArchiveInput {
    * skips them by chain ID). Only for the engine; an archive meant to be kept has every blob.
    */
   omit?: ReadonlySet<string>;
+  /** A CycloneDX SBOM of the image: then index.json names an image index holding the image and the SBOM artifact. */
+  sbom?: Buffer;
+}
+
+/** One platform's image of a multi-arch build. */
+export interface ArchiveImage {
+  config: ImageConfig;
+  layers: ArchiveLayer[];
+  sbom?: Buffer;
+}
+
+/** Several platforms of one image under the same tags: index.json names one image index of them all. */
+export interface IndexArchiveInput {
+  images: ArchiveImage[];
+  tags: string[];
+  mtime: number;
 }
 
 export interface ArchivePlan {
+  /** The image manifest (one platform, no SBOM) or the image index the tags name. */
   manifestDigest: string;
+  /** Per platform: its image manifest and, with an SBOM, the artifact manifest whose subject it is. */
+  platforms: { platform: string; manifestDigest: string; manifestSize: number; sbomManifestDigest?: string }[];
   /** The small JSON members, by archive path. */
   members: Map<string, Buffer>;
   /** Blob path -> layer file, each once even when two layers are identical. */
@@ -56,27 +79,62 @@ function tagPart(tag: string): string {
   return colon > tag.lastIndexOf('/') ? tag.slice(colon + 1) : 'latest';
 }
 
+interface PlannedManifest { bytes: Buffer; digest: string }
+
+function planned(value: unknown): PlannedManifest {
+  const bytes = Buffer.from(canonicalJson(value));
+  return { bytes, digest: `sha256:${sha256Hex(bytes)}` };
+}
+
+function imageManifest(config: ImageConfig, layers: ArchiveLayer[]): PlannedManifest {
+  return planned({
+    schemaVersion: 2,
+    mediaType: MEDIA_MANIFEST,
+    config: { mediaType: MEDIA_CONFIG, digest: config.id, size: config.bytes.length },
+    layers: layers.map((l) => ({ mediaType: MEDIA_LAYER, digest: l.diffId, size: l.size })),
+  });
+}
+
+/** An OCI 1.1 artifact: the SBOM as its one layer, `subject` the image manifest it describes. */
+function sbomManifest(sbom: Buffer, subject: PlannedManifest): PlannedManifest & { blob: PlannedManifest } {
+  const blob = { bytes: sbom, digest: `sha256:${sha256Hex(sbom)}` };
+  return {
+    ...planned({
+      schemaVersion: 2,
+      mediaType: MEDIA_MANIFEST,
+      artifactType: MEDIA_CYCLONEDX,
+      config: { mediaType: MEDIA_EMPTY, digest: `sha256:${sha256Hex(EMPTY_BLOB)}`, size: EMPTY_BLOB.length, data: EMPTY_BLOB.toString('base64') },
+      layers: [{ mediaType: MEDIA_CYCLONEDX, digest: blob.digest, size: sbom.length }],
+      subject: { mediaType: MEDIA_MANIFEST, digest: subject.digest, size: subject.bytes.length },
+    }),
+    blob,
+  };
+}
+
+function platformOf(config: ImageConfig): { architecture: string; os: string } {
+  const c = JSON.parse(config.bytes.toString('utf8')) as { architecture: string; os: string };
+  return { architecture: c.architecture, os: c.os };
+}
+
+function tagAnnotations(tag: string | undefined): Record<string, string> | undefined {
+  return tag ? { 'io.containerd.image.name': fullReference(tag), 'org.opencontainers.image.ref.name': tagPart(tag) } : undefined;
+}
+
 /**
  * The archive `docker save` (Docker 25+) writes: at once a docker-archive (manifest.json) and an OCI
  * image layout (oci-layout, index.json, blobs/sha256), so docker load, skopeo and umoci all read it.
  */
 export function planArchive(input: ArchiveInput): ArchivePlan {
+  if (input.sbom) return planIndexArchive({ images: [{ config: input.config, layers: input.layers, sbom: input.sbom }], tags: input.tags, mtime: input.mtime });
   const configHex = hexOf(input.config.id);
-  const manifest = {
-    schemaVersion: 2,
-    mediaType: MEDIA_MANIFEST,
-    config: { mediaType: MEDIA_CONFIG, digest: input.config.id, size: input.config.bytes.length },
-    layers: input.layers.map((l) => ({ mediaType: MEDIA_LAYER, digest: l.diffId, size: l.size })),
-  };
-  const manifestBytes = Buffer.from(canonicalJson(manifest));
-  const manifestDigest = `sha256:${sha256Hex(manifestBytes)}`;
+  const manifest = imageManifest(input.config, input.layers);
+  const manifestBytes = manifest.bytes;
+  const manifestDigest = manifest.digest;
   const descriptors = (input.tags.length ? input.tags : [undefined]).map((tag) => ({
     mediaType: MEDIA_MANIFEST,
     digest: manifestDigest,
     size: manifestBytes.length,
-    annotations: tag
-      ? { 'io.containerd.image.name': fullReference(tag), 'org.opencontainers.image.ref.name': tagPart(tag) }
-      : undefined,
+    annotations: tagAnnotations(tag),
   }));
   const index = { schemaVersion: 2, mediaType: MEDIA_INDEX, manifests: descriptors };
   const dockerManifest = [{
@@ -94,19 +152,76 @@ export function planArchive(input: ArchiveInput): ArchivePlan {
   ]);
   const layerBlobs = new Map<string, ArchiveLayer>();
   for (const l of input.layers) layerBlobs.set(`blobs/sha256/${hexOf(l.diffId)}`, l);
-  return { manifestDigest, members, layerBlobs };
+  const p = platformOf(input.config);
+  return { manifestDigest, platforms: [{ platform: `${p.os}/${p.architecture}`, manifestDigest, manifestSize: manifestBytes.length }], members, layerBlobs };
+}
+
+/**
+ * Several platforms (and SBOMs) of one image: index.json names one image index, as `docker save` of a
+ * multi-platform image does, so `skopeo inspect oci-archive:FILE` needs no reference and picks the
+ * platform. The index lists each platform's manifest and each SBOM artifact (no platform: a client
+ * choosing a platform passes over it). manifest.json, read by `docker load`, holds one image: linux/amd64
+ * when there is one (Docker runs on 64-bit hosts only; the choice must not depend on the building
+ * machine, or the archive's bytes would), else the first. Another platform loads with `dbco image --docker --platform`.
+ */
+export function planIndexArchive(input: IndexArchiveInput): ArchivePlan {
+  if (input.images.length === 0) throw new DockerError('an image index needs at least one image');
+  const members = new Map<string, Buffer>();
+  const layerBlobs = new Map<string, ArchiveLayer>();
+  const descriptors: Record<string, unknown>[] = [];
+  const artifacts: Record<string, unknown>[] = [];
+  const platforms: ArchivePlan['platforms'] = [];
+  for (const image of input.images) {
+    const manifest = imageManifest(image.config, image.layers);
+    members.set(`blobs/sha256/${hexOf(image.config.id)}`, image.config.bytes);
+    members.set(`blobs/sha256/${hexOf(manifest.digest)}`, manifest.bytes);
+    for (const l of image.layers) layerBlobs.set(`blobs/sha256/${hexOf(l.diffId)}`, l);
+    const platform = platformOf(image.config);
+    descriptors.push({ mediaType: MEDIA_MANIFEST, digest: manifest.digest, size: manifest.bytes.length, platform });
+    const entry: ArchivePlan['platforms'][number] = { platform: `${platform.os}/${platform.architecture}`, manifestDigest: manifest.digest, manifestSize: manifest.bytes.length };
+    if (image.sbom) {
+      const art = sbomManifest(image.sbom, manifest);
+      members.set(`blobs/sha256/${hexOf(art.blob.digest)}`, art.blob.bytes);
+      members.set(`blobs/sha256/${hexOf(art.digest)}`, art.bytes);
+      members.set(`blobs/sha256/${hexOf(`sha256:${sha256Hex(EMPTY_BLOB)}`)}`, EMPTY_BLOB);
+      artifacts.push({ mediaType: MEDIA_MANIFEST, artifactType: MEDIA_CYCLONEDX, digest: art.digest, size: art.bytes.length });
+      entry.sbomManifestDigest = art.digest;
+    }
+    platforms.push(entry);
+  }
+  const imageIndex = planned({ schemaVersion: 2, mediaType: MEDIA_INDEX, manifests: [...descriptors, ...artifacts] });
+  members.set(`blobs/sha256/${hexOf(imageIndex.digest)}`, imageIndex.bytes);
+  const top = (input.tags.length ? input.tags : [undefined]).map((tag) => ({
+    mediaType: MEDIA_INDEX, digest: imageIndex.digest, size: imageIndex.bytes.length, annotations: tagAnnotations(tag),
+  }));
+  members.set('index.json', Buffer.from(canonicalJson({ schemaVersion: 2, mediaType: MEDIA_INDEX, manifests: top })));
+  const loadable = input.images.find((i) => platformOf(i.config).architecture === 'amd64') ?? input.images[0]!;
+  members.set('manifest.json', Buffer.from(JSON.stringify([{
+    Config: `blobs/sha256/${hexOf(loadable.config.id)}`,
+    RepoTags: input.tags.length ? input.tags : null,
+    Layers: loadable.layers.map((l) => `blobs/sha256/${hexOf(l.diffId)}`),
+  }])));
+  members.set('oci-layout', Buffer.from(canonicalJson({ imageLayoutVersion: '1.0.0' })));
+  return { manifestDigest: imageIndex.digest, platforms, members: sortedMembers(members), layerBlobs };
+}
+
+/** Blobs first, then the layout's own files, in a fixed order: the same images give the same tar bytes. */
+function sortedMembers(m: Map<string, Buffer>): Map<string, Buffer> {
+  const rank = (k: string): string => (k.startsWith('blobs/') ? `0${k}` : `1${k}`);
+  return new Map([...m].sort(([a], [b]) => (rank(a) < rank(b) ? -1 : rank(a) > rank(b) ? 1 : 0)));
 }
 
 /** Streams the archive: small members from memory, layers straight from their cached files. */
-export function writeImageArchive(input: ArchiveInput): AsyncIterable<Uint8Array> {
-  const plan = planArchive(input);
+export function writeImageArchive(input: ArchiveInput | IndexArchiveInput): AsyncIterable<Uint8Array> {
+  const plan = 'images' in input ? planIndexArchive(input) : planArchive(input);
+  const omit = 'images' in input ? undefined : input.omit;
   const dir = (p: string): Entry => ({ path: p, kind: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: input.mtime, size: 0 });
   const file = (p: string, size: number, open: () => AsyncIterable<Uint8Array>): Entry =>
     ({ path: p, kind: 'file', mode: 0o644, uid: 0, gid: 0, mtime: input.mtime, size, open });
   const entries: Entry[] = [dir('blobs'), dir('blobs/sha256')];
   for (const [name, bytes] of plan.members) entries.push(file(name, bytes.length, async function* () { yield bytes; }));
   for (const [name, layer] of plan.layerBlobs) {
-    if (plan.members.has(name) || input.omit?.has(layer.diffId)) continue;
+    if (plan.members.has(name) || omit?.has(layer.diffId)) continue;
     entries.push(file(name, layer.size, () => readLayerFile(layer)));
   }
   return writeTar(entries, { mtime: input.mtime });

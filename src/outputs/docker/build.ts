@@ -3,7 +3,10 @@ import { setupOf } from '../../recipe/defaults.js';
 import { tempFolder } from '../../cache/atomic.js';
 import { DockerError, RecipeError } from '../../errors.js';
 import { Cache, defaultCacheDir } from '../../cache/index.js';
-import { loadRecipe } from '../../recipe/load.js';
+import { loadRecipeDocument, narrowRecipe } from '../../recipe/load.js';
+import { archesOf, archOfPlatform, hostArch, PLATFORM } from '../../recipe/arch.js';
+import type { Arch, Recipe } from '../../recipe/schema.js';
+import type { PreparedInputs } from '../../resolve/prepared.js';
 import { prepare } from '../../pipeline/prepare.js';
 import type { Logger } from '../../io/logger.js';
 import { assembleRootfs } from '../../rootfs/assemble.js';
@@ -13,7 +16,7 @@ import { buildEpoch } from '../../rootfs/epoch.js';
 import { SETUP_WRAPPER_PATH } from '../../rootfs/setup-wrapper.js';
 import type { Layer } from '../../rootfs/layer.js';
 import { buildImageConfig, type ConfigLayer } from './config.js';
-import { writeImageArchive, type ArchiveInput, type ArchiveLayer } from './archive.js';
+import { planIndexArchive, writeImageArchive, type ArchiveImage, type ArchiveInput, type ArchiveLayer, type IndexArchiveInput } from './archive.js';
 import { connectEngine, imageExists, removeReference, tagImage, type Engine } from './engine.js';
 import { Loader } from './preload.js';
 import { cachedSetupLayer, storeSetupLayer } from './setup-store.js';
@@ -33,6 +36,13 @@ export interface DockerImageOptions {
   maxLayers?: number;
   allowOutsideSrc?: boolean;
   log?: Logger;
+  /**
+   * linux/386 or linux/amd64: the one platform of a multi-arch recipe to build. Without it, --output
+   * writes every platform in one image index and loading picks the host's.
+   */
+  platform?: string;
+  /** Build every arch of a multi-arch recipe into `archive` (one index, for --push) even when loading the host's. */
+  allPlatforms?: boolean;
 }
 
 export interface DockerImageResult {
@@ -43,11 +53,29 @@ export interface DockerImageResult {
   /** true when the engine already had the image and only the tag was set. */
   alreadyLoaded: boolean;
   setupRan: boolean;
-  /** The image as the archive writer takes it (cached layer files + config): what a push reads. */
-  archive: ArchiveInput;
+  /** Each platform built: its image ID and manifest digest (one entry unless the recipe is multi-arch). */
+  platforms: { platform: string; id: string; manifestDigest?: string }[];
+  /** The image as the archive writer takes it (cached layer files + config; every platform of a multi-arch build): what a push reads. */
+  archive: ArchiveInput | IndexArchiveInput;
+}
+
+/** One arch's image, built up to its config: what loading, the archive and the SBOM take from a build. */
+interface ArchBuild {
+  recipe: Recipe;
+  inputs: PreparedInputs;
+  tag: string;
+  config: ReturnType<typeof buildImageConfig>;
+  blobs: ArchiveLayer[];
+  layers: DockerImageResult['layers'];
+  setupRan: boolean;
+  epoch: number;
+  engine?: Engine;
+  loader?: Loader;
 }
 
 const silent: Logger = { info() {}, warn() {} };
+
+type RecipeDocumentFile = Awaited<ReturnType<typeof loadRecipeDocument>>;
 
 /** Layer tars built at once: the machine this runs on in CI has 2 cores. */
 const PARALLEL_LAYERS = 2;
@@ -62,18 +90,93 @@ function checkSetupMode(recipePath: string, arch: string, setup: string): void {
 }
 
 export async function runDockerImage(recipePath: string, opts: DockerImageOptions = {}): Promise<DockerImageResult> {
+  const wanted = opts.platform ? archOfPlatform(opts.platform) : undefined;
+  const file = await loadRecipeDocument(recipePath, { cacheRoot: opts.cache ?? defaultCacheDir() });
+  const arches = archesOf(file.document);
+  const loading = !opts.output && opts.load !== false;
+  if (arches.length > 1 && !wanted && (!loading || opts.allPlatforms)) {
+    const { result, builds } = await buildMultiArch(file, arches, opts);
+    if (!loading) return result;
+    // --docker with --push: the index is pushed, the host's arch is the one the engine gets.
+    const host = builds.find((b) => b.recipe.arch === hostArch()) ?? builds[0]!;
+    try {
+      const loaded = await finish(host, { ...opts, output: undefined });
+      return { ...result, alreadyLoaded: loaded.alreadyLoaded };
+    } finally {
+      await host.loader?.cleanup();
+    }
+  }
+  // Loading a multi-arch recipe without --platform: the engine runs the host's arch.
+  const arch = wanted ?? (arches.length > 1 ? hostArch() : undefined);
+  const b = await buildArch(file, arch, opts, loading);
+  try {
+    return await finish(b, opts);
+  } finally {
+    await b.loader?.cleanup();
+  }
+}
+
+/** Every arch of the recipe, one after the other (the 2-core CI machine), into one image index. */
+async function buildMultiArch(file: RecipeDocumentFile, arches: Arch[], opts: DockerImageOptions): Promise<{ result: DockerImageResult; builds: ArchBuild[] }> {
+  const built: ArchBuild[] = [];
+  for (const arch of arches) {
+    const b = await buildArch(file, arch, opts, false);
+    await b.loader?.cleanup();
+    built.push(b);
+  }
+  const images: ArchiveImage[] = built.map((b) => ({ config: b.config, layers: b.blobs }));
+  const tag = built[0]!.tag;
+  const epoch = built[0]!.epoch;
+  const archive: IndexArchiveInput = { images, tags: [tag], mtime: epoch };
+  const plan = planIndexArchive(archive);
+  if (opts.output) await writeStreamAtomic(writeImageArchive(archive), opts.output);
+  const result: DockerImageResult = {
+    archive,
+    id: plan.manifestDigest,
+    tag,
+    layers: built.flatMap((b) => b.layers),
+    alreadyLoaded: false,
+    setupRan: built.some((b) => b.setupRan),
+    platforms: built.map((b, i) => ({ platform: PLATFORM[b.recipe.arch], id: b.config.id, manifestDigest: plan.platforms[i]!.manifestDigest })),
+  };
+  return { result, builds: built };
+}
+
+async function finish(b: ArchBuild, opts: DockerImageOptions): Promise<DockerImageResult> {
+  const { config, blobs, layers, tag, setupRan, epoch } = b;
+  const platforms = [{ platform: PLATFORM[b.recipe.arch], id: config.id }];
+  const archive: ArchiveInput = { config, layers: blobs, tags: [tag], mtime: epoch };
+  if (opts.output) await writeStreamAtomic(writeImageArchive(archive), opts.output);
+  if (opts.output || opts.load === false) return { id: config.id, tag, layers, alreadyLoaded: false, setupRan, platforms, archive };
+  const engine = b.engine ?? await connectEngine();
+  const present = await imageExists(engine, config.id);
+  if (!present) {
+    // Loaded untagged, tagged only once the engine accepted every layer: a failed load tags nothing.
+    const loader = b.loader ?? (b.loader = new Loader(engine, epoch, opts.log ?? silent));
+    await loader.load(config, blobs);
+    if (!(await imageExists(engine, config.id))) {
+      throw new DockerError(`docker load at ${engine.where} finished but image ${config.id} is not there`);
+    }
+  }
+  await tagImage(engine, config.id, tag);
+  return { id: config.id, tag, layers, alreadyLoaded: present, setupRan, platforms, archive };
+}
+
+/** One arch of the recipe (the only one, or `arch`), built up to its image config; `load` preloads layers into the engine. */
+async function buildArch(document: RecipeDocumentFile, arch: Arch | undefined, opts: DockerImageOptions, load: boolean): Promise<ArchBuild> {
+  const recipePath = document.path;
   const log = opts.log ?? silent;
-  const cacheRoot = opts.cache ?? defaultCacheDir();
-  // Loaded once, here: the x86 check needs it before anything starts, and prepare() takes it on.
-  const loaded = await loadRecipe(recipePath, { cacheRoot });
+  // Loaded once (runDockerImage), narrowed here: the x86 check needs it before anything starts, and prepare() takes it on.
+  const loaded = narrowRecipe(document, arch);
   const { recipe } = loaded;
   const setup = setupOf(recipe);
   checkSetupMode(recipePath, recipe.arch, setup);
   const tag = opts.tag ?? recipe.image?.tag ?? `${recipe.name}:latest`;
 
   // Ping before the long part, so a stopped daemon is reported in 2 s and not after the downloads.
-  let engine: Engine | undefined = opts.output || opts.load === false ? undefined : await connectEngine();
+  let engine: Engine | undefined = load ? await connectEngine() : undefined;
 
+  const cacheRoot = opts.cache ?? defaultCacheDir();
   const cache = new Cache(cacheRoot);
   const inputs = await prepare(loaded, { mirror: opts.mirror, cache: cacheRoot, offline: opts.offline, frozen: opts.frozen, allowOutsideSrc: opts.allowOutsideSrc, kernel: false, log });
   const epoch = buildEpoch();
@@ -127,24 +230,10 @@ export async function runDockerImage(recipePath: string, opts: DockerImageOption
 
     const config = buildImageConfig({ ...configInput, setupWrapper: setup === 'boot' ? SETUP_WRAPPER_PATH : undefined });
     const layers = configLayers.map((l, i) => ({ ...l, size: blobs[i]!.size, rebuilt: rebuilt[i]! }));
-
-    const archive: ArchiveInput = { config, layers: blobs, tags: [tag], mtime: epoch };
-    if (opts.output) await writeStreamAtomic(writeImageArchive(archive), opts.output);
-    if (opts.output || opts.load === false) return { id: config.id, tag, layers, alreadyLoaded: false, setupRan, archive };
-    engine ??= await connectEngine();
-    const present = await imageExists(engine, config.id);
-    if (!present) {
-      // Loaded untagged, tagged only once the engine accepted every layer: a failed load tags nothing.
-      loader ??= new Loader(engine, epoch, log);
-      await loader.load(config, blobs);
-      if (!(await imageExists(engine, config.id))) {
-        throw new DockerError(`docker load at ${engine.where} finished but image ${config.id} is not there`);
-      }
-    }
-    await tagImage(engine, config.id, tag);
-    return { id: config.id, tag, layers, alreadyLoaded: present, setupRan, archive };
-  } finally {
+    return { recipe, inputs, tag, config, blobs, layers, setupRan, epoch, ...(engine ? { engine } : {}), ...(loader ? { loader } : {}) };
+  } catch (err) {
     await loader?.cleanup();
+    throw err;
   }
 }
 

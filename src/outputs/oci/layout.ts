@@ -5,7 +5,7 @@ import { DbcoError } from '../../errors.js';
 import { sha256Hex } from '../../canonical-json.js';
 import { indexTarMembers } from '../../formats/tar/members.js';
 import { openFileSource } from '../../io/file-source.js';
-import { planArchive, type ArchiveInput } from '../docker/archive.js';
+import { planArchive, planIndexArchive, type ArchiveInput, type IndexArchiveInput } from '../docker/archive.js';
 
 /**
  * The one model every push reads: a read-only OCI image layout (image-spec image-layout.md), i.e. the
@@ -165,8 +165,8 @@ async function* streamFile(where: string, digest: string, file: BlobFile): Async
  * The layout a build would write with --output, straight from the cached layer files and config:
  * pushing it needs no archive. Same planner as the archive writer, so both give the same digests.
  */
-export function layoutFromBuild(input: ArchiveInput, where = 'build'): OciLayout {
-  const plan = planArchive(input);
+export function layoutFromBuild(input: ArchiveInput | IndexArchiveInput, where = 'build'): OciLayout {
+  const plan = 'images' in input ? planIndexArchive(input) : planArchive(input);
   const files = new Map<string, BlobFile>();
   for (const [p, layer] of plan.layerBlobs) files.set(p, { path: layer.path, offset: 0, size: layer.size });
   return layoutOf(where, plan.members, files);
