@@ -3,7 +3,7 @@
  * one arch: the list becomes that arch, per-arch maps of base and kernel become that arch's value, and
  * what is left out takes TC's own file names for the arch.
  */
-import { DbcoError } from '../errors.js';
+import { UsageError } from '../errors.js';
 import type { Arch, FileBase, IsoBase, Recipe, RecipeDocument } from './schema.js';
 
 export const ARCHES: readonly Arch[] = ['x86', 'x86_64'];
@@ -52,7 +52,7 @@ export function archOfPlatform(platform: string): Arch {
   const p = platform.trim().toLowerCase();
   if (p === 'linux/386' || p === '386' || p === 'x86' || p === 'i386') return 'x86';
   if (p === 'linux/amd64' || p === 'amd64' || p === 'x86_64') return 'x86_64';
-  throw new DbcoError('USAGE', `--platform ${platform}: expected linux/386 or linux/amd64`);
+  throw new UsageError(`--platform ${platform}: expected linux/386 or linux/amd64`);
 }
 
 /** The arch of the machine this runs on, the one `--docker` loads unless told otherwise. */
@@ -68,12 +68,12 @@ export function pickArch(doc: RecipeDocument, file: string, wanted?: Arch, what 
   const arches = archesOf(doc);
   if (wanted) {
     if (!arches.includes(wanted)) {
-      throw new DbcoError('USAGE', `${file}: --platform ${PLATFORM[wanted]}: the recipe builds ${arches.map((a) => PLATFORM[a]).join(', ')} only`);
+      throw new UsageError(`${file}: --platform ${PLATFORM[wanted]}: the recipe builds ${arches.map((a) => PLATFORM[a]).join(', ')} only`);
     }
     return wanted;
   }
   if (arches.length > 1) {
-    throw new DbcoError('USAGE', `${file}: arch lists ${arches.join(', ')}: ${what} builds one; pick it with --platform ${arches.map((a) => PLATFORM[a]).join(' or ')}`);
+    throw new UsageError(`${file}: arch lists ${arches.join(', ')}: ${what} builds one; pick it with --platform ${arches.map((a) => PLATFORM[a]).join(' or ')}`);
   }
   return arches[0]!;
 }
