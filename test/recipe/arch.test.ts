@@ -31,7 +31,7 @@ describe('multi-arch recipes narrowed to one arch', () => {
   });
 
   test('bad arch lists are recipe errors with line and column', () => {
-    expect(() => parseRecipe(`${head}arch: [x86, x86]\n`, 'm.yaml')).toThrow(/m\.yaml:3:7: arch: each arch once/);
+    expect(() => parseRecipe(`${head}arch: [x86, x86]\n`, 'm.yaml')).toThrow(/m\.yaml:3:7: arch: .*each arch once/);
     expect(() => parseRecipe(`${head}arch: [x86, arm]\n`, 'm.yaml')).toThrow(RecipeError);
     expect(() => parseRecipe(`${head}arch: x86\nbase: { x86: core.gz, arm: x.gz }\n`, 'm.yaml')).toThrow(/base\.arm: unknown field "arm"/);
   });
