@@ -22,6 +22,11 @@ const OWN_NS = pidNamespace();
 /** Every temp name starts with this: the writer's pid and pid namespace. */
 const OWN_PREFIX = `${process.pid}-${OWN_NS}-`;
 const NAME = /^\.?(\d+)-(\d+)-/;
+
+/** `<pid>-<pid namespace>-`: how this process's temp names begin. */
+export function tempPrefix(): string {
+  return OWN_PREFIX;
+}
 const watchedDirs = new Set<string>();
 
 /** On SIGINT/SIGTERM, removes this process's temp files from `dir` (synchronously: nothing runs in between). */

@@ -20,6 +20,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   boot: async () => (await import('./boot.js')).registerBoot,
   test: async () => (await import('./test.js')).registerTest,
   schema: async () => (await import('./schema.js')).registerSchema,
+  cache: async () => (await import('./cache.js')).registerCache,
   push: async () => (await import('./push.js')).registerPush,
   login: async () => (await import('./push.js')).registerPush,
 };

@@ -14,6 +14,25 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY: RetryPolicy = { retries: 5, baseDelayMs: 300, maxDelayMs: 10_000, stallMs: 30_000 };
 
+/**
+ * DBCO_HTTP_STALL_MS, DBCO_HTTP_RETRIES and DBCO_HTTP_RETRY_DELAY_MS (first backoff) override the
+ * policy: a slow link wants a longer stall limit; the fault-injection suite a short one.
+ */
+export function retryFromEnv(env = process.env): Partial<RetryPolicy> {
+  const num = (v: string | undefined): number | undefined => (v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined);
+  const out: Partial<RetryPolicy> = {};
+  const stall = num(env.DBCO_HTTP_STALL_MS);
+  const retries = num(env.DBCO_HTTP_RETRIES);
+  const delay = num(env.DBCO_HTTP_RETRY_DELAY_MS);
+  if (stall !== undefined && stall > 0) out.stallMs = stall;
+  if (retries !== undefined) out.retries = retries;
+  if (delay !== undefined) {
+    out.baseDelayMs = delay;
+    out.maxDelayMs = Math.max(delay, Math.min(DEFAULT_RETRY.maxDelayMs, delay * 32));
+  }
+  return out;
+}
+
 /** Where response bytes go: a hashing temp file, or memory for small texts. */
 export interface Sink {
   readonly size: number;

@@ -3,6 +3,7 @@
  * limit), verified against the lock when there is one; the new lock, checked against the old one.
  */
 import type { CachedFile } from '../cache/cached-file.js';
+import { markUsed } from '../cache/maintenance.js';
 import { OfflineError } from '../errors.js';
 import { expectOf, fetchBase, fromCache, kernelGetter, type KernelInfo } from '../resolve/base-kernel.js';
 import { lockDifferences, lockDigest, lockMatchesRecipe, portableOrigin, recipeDigests, type Lock, type LockedFile } from '../resolve/lock.js';
@@ -66,6 +67,8 @@ export async function fetchSession(s: Session): Promise<FetchRun> {
   // The lock remembers a version found in the base's modules, which the kernel header alone may not give.
   if (useLock && !k.version && s.lock!.kernelVersion) k.version = s.lock!.kernelVersion;
   const extensions: PreparedExtension[] = resolution.extensions.map((e) => ({ name: e.name, file: deps.files.get(e.name)!, deps: e.deps }));
+  // Last use, for `dbco cache gc`: what this build reads is recent.
+  await markUsed([base.file.path, ...(k.file ? [k.file.path] : []), ...extensions.map((e) => e.file.path)].filter((p) => p.startsWith(s.cache.root)));
   const lock = buildLock(s, base, k, extensions);
   // Not fetched is not changed: the lock's kernel stays what it was, so the lock digest is the same.
   if (!wantKernel && s.lock?.kernel && !lock.kernel) lock.kernel = s.lock.kernel;

@@ -1,5 +1,6 @@
 import { sha256Hex } from '../canonical-json.js';
 import { Cache, defaultCacheDir, metadataMaxAgeMs } from '../cache/index.js';
+import { announceUser } from '../cache/users.js';
 import { OfflineError } from '../errors.js';
 import { openSources } from '../mirror/open-sources.js';
 import type { Logger } from '../io/logger.js';
@@ -25,6 +26,8 @@ export interface Session extends FileSources {
 export async function openSession(recipe: string | LoadedRecipe, opts: SourceOptions = {}): Promise<Session> {
   const log = opts.log ?? silent;
   const cache = new Cache(opts.cache ?? defaultCacheDir());
+  // `dbco cache gc` keeps blobs and derived layers while this build may read them.
+  announceUser(cache.root);
   const loaded = typeof recipe === 'string' ? await loadRecipe(recipe, { cacheRoot: cache.root, ...(opts.arch ? { arch: opts.arch } : {}) }) : recipe;
   const lockPath = lockPathFor(loaded.path, loaded.arches.length > 1 ? loaded.recipe.arch : undefined);
   const lock = await readLock(lockPath);

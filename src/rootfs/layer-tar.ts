@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Cache } from '../cache/index.js';
+import { markUsed } from '../cache/maintenance.js';
 import { writeTar } from '../formats/tar/index.js';
 import { derivedPath, writeAtomic, writeChunks } from './derived-store.js';
 import type { Layer } from './layer.js';
@@ -45,7 +46,10 @@ function blobPaths(layer: Layer, opts: { cache: Pick<Cache, 'root'>; epoch: numb
 export async function cachedLayerBlob(layer: Layer, opts: { cache: Pick<Cache, 'root'>; epoch: number }): Promise<LayerBlob | undefined> {
   const { tarPath, metaPath } = blobPaths(layer, opts);
   const known = await readBlobMeta(metaPath);
-  if (known && (await sizeOf(tarPath)) === known.size) return { path: tarPath, diffId: known.diffId, size: known.size, reused: true };
+  if (known && (await sizeOf(tarPath)) === known.size) {
+    await markUsed([tarPath, metaPath]); // last use, for `dbco cache gc`
+    return { path: tarPath, diffId: known.diffId, size: known.size, reused: true };
+  }
   return undefined;
 }
 

@@ -38,6 +38,8 @@ describe('no bad mirror answer is kept in the metadata store', () => {
 
   it('a .dep the mirror really lacks is absent after the confirmation', async () => {
     expect(await open().text(`${DIR}/Xlibs.tcz.dep`)).toBeNull();
+    server.script(`/${DIR}/curl.tcz.md5.txt`, [{ kind: 'status', status: 404 }]);
+    expect(await open().text(`${DIR}/curl.tcz.md5.txt`)).toBe(truth(`${DIR}/curl.tcz.md5.txt`));
     expect(server.requests.filter((r) => r.path === `/${DIR}/Xlibs.tcz.dep`).length).toBe(2);
   });
 
@@ -69,7 +71,7 @@ describe('no bad mirror answer is kept in the metadata store', () => {
     bad[1000] ^= 0xff;
     // The mirror is mid-sync: a corrupt payload and no .md5.txt yet.
     server.override(`/${rel}`, bad);
-    server.script(`/${rel}.md5.txt`, [{ kind: 'status', status: 404 }]);
+    server.script(`/${rel}.md5.txt`, [{ kind: 'status', status: 404 }, { kind: 'status', status: 404 }]);
     const first = await open().fetch(rel);
     expect(first!.sha256).toBe(createHash('sha256').update(bad).digest('hex'));
     // Synced: the md5 is there, the payload is good. With DBCO_METADATA_TTL=0 the md5 is asked again.
@@ -87,7 +89,7 @@ describe('no bad mirror answer is kept in the metadata store', () => {
 
   it('the cached payload that matches the md5 once it appears is kept without a download', async () => {
     const rel = `${DIR}/libidn.tcz`;
-    server.script(`/${rel}.md5.txt`, [{ kind: 'status', status: 404 }]);
+    server.script(`/${rel}.md5.txt`, [{ kind: 'status', status: 404 }, { kind: 'status', status: 404 }]);
     await open().fetch(rel);
     server.requests.length = 0;
     process.env.DBCO_METADATA_TTL = '0';

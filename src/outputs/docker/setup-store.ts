@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Cache } from '../../cache/index.js';
 import { writeFileAtomic } from '../../cache/atomic.js';
+import { markUsed } from '../../cache/maintenance.js';
 import { writeTar } from '../../formats/tar/index.js';
 import type { Layer } from '../../rootfs/layer.js';
 import type { ArchiveLayer } from './archive.js';
@@ -23,6 +24,7 @@ export async function cachedSetupLayer(cache: Cache, imageId: string): Promise<A
   const p = paths(cache, imageId);
   try {
     const meta = JSON.parse(await readFile(p.meta, 'utf8')) as { diffId: string; size: number };
+    await markUsed([p.tar, p.meta]); // last use, for `dbco cache gc`
     return { path: p.tar, diffId: meta.diffId, size: meta.size };
   } catch {
     return undefined;
