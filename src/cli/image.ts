@@ -18,6 +18,7 @@ export interface ImageCommandOptions extends Omit<DockerImageOptions, 'log'>, Om
   buildDir?: string;
   memory?: number;
   quiet?: boolean;
+  json?: boolean;
 }
 
 export function registerImage(program: Command): void {
@@ -35,7 +36,7 @@ export function registerImage(program: Command): void {
     .option('--packer-template-only', '--disk: write the Packer template and stop')
     .option('--no-packer', '--disk: host-side assembly only, no VM stage')
     .option('--build-dir <dir>', '--disk: folder for the Packer template, logs and intermediate disks')
-    .option('--json', '--docker/--push: print the result as JSON (image ID, tag, layers, pushed digests)');
+    .option('--json', '--docker/--push: print the result as JSON (engine, image ID, config and manifest digests, tag, layers, pushed digests)');
   platformOption(pushOption(allowOutsideSrcOption(memoryOption(buildOptions(cmd), '--disk: VM'))), 'the one arch of a multi-arch recipe to build (default: --output and --push take all in one index, loading takes the host\'s)')
     .action(async (recipePath: string, opts: ImageCommandOptions) => {
       const tagProblem = opts.tag === undefined ? null : imageReferenceProblem(opts.tag);
@@ -82,15 +83,17 @@ export function registerImage(program: Command): void {
       log.info(`rebuilt: ${rebuilt.length ? rebuilt.join(', ') : 'none (all layers from the cache)'}`);
       if (opts.output) {
         log.info(`wrote ${opts.output} in ${((Date.now() - started) / 1000).toFixed(1)} s (docker load -i ${opts.output})`);
-      } else if (result.alreadyLoaded) {
-        log.info('the engine already had this image: tagged only');
+      } else if (result.engine) {
+        const { describeEngine } = await import('../outputs/docker/engine-info.js');
+        const engine = `${describeEngine(result.engine)} at ${result.engine.where}`;
+        log.info(result.alreadyLoaded ? `${engine} already had this image: tagged only` : `loaded into ${engine}`);
       }
       // --push reads the image from the cached layers: the same layout --output writes, no archive needed.
       const { layoutFromBuild } = await import('../outputs/oci/layout.js');
       const pushed = pushing ? await pushRefs(layoutFromBuild(result.archive), opts.push!, opts, log, connected) : [];
       if (opts.json) {
         const { archive: _archive, ...rest } = result;
-        process.stdout.write(`${JSON.stringify({ ...rest, pushed }, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ ...rest, engine: rest.engine ?? null, pushed }, null, 2)}\n`);
       } else {
         process.stdout.write(`${result.id}\n${result.tag}\n${pushedLines(pushed)}`);
       }

@@ -7,8 +7,10 @@ import path from 'node:path';
 import { requireTool, tempDir } from '../helpers/env.js';
 import { buildImageConfig, TC_PATH } from '../../src/outputs/docker/config.js';
 import { writeImageArchive, fullReference, planArchive } from '../../src/outputs/docker/archive.js';
-import { connectEngine, loadArchive, tagImage, imageExists } from '../../src/outputs/docker/engine.js';
-import { busyboxLayer, docker, removeImages, imageTags } from './helpers/docker-util.js';
+import { connectEngine, inspectImage, loadArchive, tagImage } from '../../src/outputs/docker/engine.js';
+import { findImage } from '../../src/outputs/docker/preload.js';
+import { busyboxLayer, docker, engineCli, removeImages } from './helpers/docker-util.js';
+import { ENGINES, requireEngine, shortRef, type TestEngine } from './helpers/engines.js';
 import type { Recipe } from '../../src/recipe/schema.js';
 
 const recipe: Recipe = {
@@ -25,7 +27,7 @@ describe('image archive (docker-archive + OCI layout)', () => {
   const tag = `dbco-test-archive:${process.pid}`;
   let layer: ReturnType<typeof busyboxLayer>;
   beforeAll(() => { layer = busyboxLayer(tmp.dir); });
-  afterAll(() => { removeImages(tag, `${tag}-api`); tmp.cleanup(); });
+  afterAll(() => { removeImages(tag); tmp.cleanup(); });
 
   test('config: arch, env, labels, diff_ids, history, canonical id', () => {
     const cfg = buildImageConfig({ recipe, lockDigest: 'sha256:abc', epoch: 1700000000, layers: [{ id: 'base', diffId: layer.diffId }] });
@@ -101,21 +103,37 @@ describe('image archive (docker-archive + OCI layout)', () => {
     expect(docker(['run', '--rm', tag, 'sh', '-c', 'echo ok'])).toBe('ok\n');
   });
 
-  test('Engine API load: untagged load, explicit tag, errors in the progress stream fail', async () => {
-    const engine = await connectEngine();
-    const cfg = buildImageConfig({ recipe: { ...recipe, name: 'archtest-api' }, lockDigest: 'y', epoch: 0, layers: [{ id: 'base', diffId: layer.diffId }] });
-    removeImages(cfg.id);
-    expect(await imageExists(engine, cfg.id)).toBe(false);
-    const messages = await loadArchive(engine, writeImageArchive({ config: cfg, layers: [layer], tags: [], mtime: 0 }));
-    expect(messages.join('\n')).toContain(cfg.id);
-    expect(await imageExists(engine, cfg.id)).toBe(true);
-    await tagImage(engine, cfg.id, `${tag}-api`);
-    expect(imageTags()).toContain(`${tag}-api`);
+});
 
-    // A layer whose bytes do not match its diff_id: the engine reports it inside the stream.
-    const bad = buildImageConfig({ recipe: { ...recipe, name: 'archtest-bad' }, lockDigest: 'z', epoch: 0, layers: [{ id: 'base', diffId: `sha256:${'0'.repeat(64)}` }] });
+describe.each(ENGINES)('Engine API load on $name', (e: TestEngine) => {
+  const tmp = tempDir('dbco-archive-api-');
+  const cli = engineCli(e.host);
+  const tag = `dbco-test-archive-${e.name}:${process.pid}`;
+  let layer: ReturnType<typeof busyboxLayer>;
+  beforeAll(() => { requireEngine(e); layer = busyboxLayer(tmp.dir); });
+  afterAll(() => { cli.removeImages(`${tag}-api`, `${tag}-named`); tmp.cleanup(); });
+
+  test('untagged and tagged loads: what the engine says it loaded; errors in the progress stream fail', async () => {
+    const engine = await connectEngine(2000, e.host);
+    expect(engine.name).toMatch(e.expect);
+    const run = `${process.pid}-${Date.now()}`;
+    const cfg = buildImageConfig({ recipe: { ...recipe, name: 'archtest-api', image: { labels: { run } } }, lockDigest: 'y', epoch: 0, layers: [{ id: 'base', diffId: layer.diffId }] });
+    const untagged = await loadArchive(engine, writeImageArchive({ config: cfg, layers: [layer], tags: [], mtime: 0 }));
+    // dockerd says 'Loaded image ID: <id>', Podman 'Loaded image: <id>': either way an ID the engine knows.
+    const said = [...untagged.ids, ...untagged.refs];
+    expect(said).toHaveLength(1);
+    const id = (await inspectImage(engine, said[0]!))!.Id;
+    expect([cfg.id, planArchive({ config: cfg, layers: [layer], tags: [], mtime: 0 }).manifestDigest]).toContain(id);
+    await tagImage(engine, id, `${tag}-api`);
+    expect(cli.imageTags()).toContain(`${tag}-api`);
+    const named = await loadArchive(engine, writeImageArchive({ config: cfg, layers: [layer], tags: [`${tag}-named`], mtime: 0 }));
+    expect(named.refs.map(shortRef)).toEqual([`${tag}-named`]);
+    expect((await inspectImage(engine, `${tag}-named`))!.Id).toBe(id);
+
+    // A layer whose bytes do not match its diff_id: the engine reports it, and keeps no image of it.
+    const bad = buildImageConfig({ recipe: { ...recipe, name: 'archtest-bad', image: { labels: { run } } }, lockDigest: 'z', epoch: 0, layers: [{ id: 'base', diffId: `sha256:${'0'.repeat(64)}` }] });
     await expect(loadArchive(engine, writeImageArchive({ config: bad, layers: [{ ...layer, diffId: `sha256:${'0'.repeat(64)}` }], tags: [], mtime: 0 })))
-      .rejects.toThrow(/docker load .* failed/);
-    expect(await imageExists(engine, bad.id)).toBe(false);
+      .rejects.toThrow(e.expect.source.startsWith('^Podman') ? /Podman .*docker load/ : /Docker .*docker load/);
+    expect(await findImage(engine, bad, [{ ...layer, diffId: `sha256:${'0'.repeat(64)}` }])).toBeUndefined();
   });
 });

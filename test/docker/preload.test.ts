@@ -6,9 +6,10 @@ import path from 'node:path';
 import { requireTool, tempDir } from '../helpers/env.js';
 import { buildImageConfig, type ImageConfig } from '../../src/outputs/docker/config.js';
 import { writeImageArchive, type ArchiveLayer } from '../../src/outputs/docker/archive.js';
-import { connectEngine, imageExists } from '../../src/outputs/docker/engine.js';
-import { Loader } from '../../src/outputs/docker/preload.js';
-import { busyboxLayer, docker, removeImages } from './helpers/docker-util.js';
+import { connectEngine, tagImage } from '../../src/outputs/docker/engine.js';
+import { Loader, findImage } from '../../src/outputs/docker/preload.js';
+import { busyboxLayer, engineCli } from './helpers/docker-util.js';
+import { ENGINES, requireEngine, type TestEngine } from './helpers/engines.js';
 import type { Recipe } from '../../src/recipe/schema.js';
 
 const recipe: Recipe = { name: 'preloadtest', release: '6.4.1', arch: 'x86_64', base: 'rootfs64.gz' };
@@ -27,21 +28,16 @@ function fileLayer(dir: string, name: string, text: string): ArchiveLayer {
 
 const later = <T>(value: T, ms: number): Promise<T> => new Promise((r) => setTimeout(() => r(value), ms));
 
-describe('loading while layers are still being built', () => {
-  const tmp = tempDir('dbco-preload-');
-  const created: string[] = [];
+describe('an archive for the engine that leaves blobs out', () => {
+  const tmp = tempDir('dbco-preload-omit-');
   let layers: ArchiveLayer[];
-  const configOf = (ls: ArchiveLayer[], extra: Record<string, string> = {}): ImageConfig => buildImageConfig({
-    recipe: { ...recipe, image: { labels: { run: `${process.pid}-${Date.now()}`, ...extra }, cmd: ['/bin/sh', '-c', 'cat /etc/b.txt /etc/c.txt'] } },
-    lockDigest: 'p', epoch: 0, layers: ls.map((l, i) => ({ id: `l${i}`, diffId: l.diffId })),
+  const configOf = (ls: ArchiveLayer[]): ImageConfig => buildImageConfig({
+    recipe, lockDigest: 'p', epoch: 0, layers: ls.map((l, i) => ({ id: `l${i}`, diffId: l.diffId })),
   });
-
   beforeAll(() => {
-    requireTool('docker');
-    const stamp = `${process.pid}-${Date.now()}`;
-    layers = [busyboxLayer(tmp.dir), fileLayer(tmp.dir, 'b', `b ${stamp}\n`), fileLayer(tmp.dir, 'c', `c ${stamp}\n`)];
+    layers = [busyboxLayer(tmp.dir), fileLayer(tmp.dir, 'b', 'b\n'), fileLayer(tmp.dir, 'c', 'c\n')];
   });
-  afterAll(() => { removeImages(...created); tmp.cleanup(); });
+  afterAll(() => tmp.cleanup());
 
   test('an archive without the omitted blobs lists them in the manifest but does not hold them', async () => {
     const config = configOf(layers);
@@ -56,54 +52,81 @@ describe('loading while layers are still being built', () => {
     expect(manifest[0]!.Layers).toHaveLength(3);
   });
 
-  test('ready layers go in as an intermediate image; the final load omits them; cleanup leaves only the final image', async () => {
-    const engine = await connectEngine();
+});
+
+describe.each(ENGINES)('loading while layers are still being built, on $name', (e: TestEngine) => {
+  const tmp = tempDir('dbco-preload-');
+  const cli = engineCli(e.host);
+  const created: string[] = [];
+  let layers: ArchiveLayer[];
+  const lockDigest = `p${process.pid}`;
+  const configOf = (ls: ArchiveLayer[], extra: Record<string, string> = {}): ImageConfig => buildImageConfig({
+    recipe: { ...recipe, image: { labels: { run: `${process.pid}-${Date.now()}`, ...extra }, cmd: ['/bin/sh', '-c', 'cat /etc/b.txt /etc/c.txt'] } },
+    lockDigest, epoch: 0, layers: ls.map((l, i) => ({ id: `l${i}`, diffId: l.diffId })),
+  });
+  /** This process's dbco-internal tags (the Loader's owner token names the pid). */
+  const ownTags = () => cli.imageTags().filter((t) => t.startsWith('dbco-internal/') && t.includes(`p${process.pid}-`));
+
+  beforeAll(() => {
+    requireEngine(e);
+    const stamp = `${process.pid}-${Date.now()}-${e.name}`;
+    layers = [busyboxLayer(tmp.dir), fileLayer(tmp.dir, 'b', `b ${stamp}\n`), fileLayer(tmp.dir, 'c', `c ${stamp}\n`)];
+  });
+  afterAll(() => { cli.removeImages(...created, ...ownTags()); tmp.cleanup(); });
+
+  test('ready layers go in as an intermediate image under a tag of the run; the final load omits them; cleanup leaves only the final image', async () => {
+    const engine = await connectEngine(2000, e.host);
     const loader = new Loader(engine, 0);
-    const partials: string[] = [];
+    const partials: [ImageConfig, ArchiveLayer[]][] = [];
     const pending = [Promise.resolve(layers[0]!), later(layers[1]!, 1500), later(layers[2]!, 1500)];
     const built = await loader.preload(pending, (ready) => {
       const c = configOf(ready, { 'dbco.partial': 'true' });
-      partials.push(c.id);
-      created.push(c.id);
+      partials.push([c, ready]);
       return c;
     });
     expect(built.map((b) => b.diffId)).toEqual(layers.map((l) => l.diffId));
-    // Layer 0 was ready long before the others: it was loaded on its own while they were "built".
+    // Layer 0 was ready long before the others: it was loaded on its own while they were "built", tagged.
     expect(partials.length).toBeGreaterThanOrEqual(1);
-    expect(await imageExists(engine, partials[0]!)).toBe(true);
+    expect(await findImage(engine, ...partials[0]!)).toBeDefined();
+    expect(ownTags().some((t) => t.startsWith('dbco-internal/partial:'))).toBe(true);
 
     const final = configOf(built);
-    created.push(final.id);
-    await loader.load(final, built);
+    const ref = `dbco-internal/load:test-p${process.pid}-t0-h00000000`;
+    const id = await loader.load(final, built, ref);
+    // As a build does: the user's tag before the run's own tags go.
+    const tag = `dbco-preload-${e.name}:${process.pid}`;
+    await tagImage(engine, id, tag);
+    created.push(tag);
+    expect(await findImage(engine, final, built)).toBe(id);
     await loader.cleanup();
-    for (const id of partials) expect(await imageExists(engine, id)).toBe(false);
-    expect(docker(['run', '--rm', final.id]).split('\n')[0]).toMatch(/^b /);
+    for (const [c, ls] of partials) expect(await findImage(engine, c, ls)).toBeUndefined();
+    expect(ownTags()).toEqual([]);
+    // Nothing of this run is left untagged: the final image is held by its ID only through `created`.
+    expect(cli.docker(['images', '-a', '-q', '--filter', 'dangling=true', '--filter', `label=dbco.lock.digest=${lockDigest}`]).trim()).toBe('');
+    expect(cli.docker(['run', '--rm', tag]).split('\n')[0]).toMatch(/^b /);
   });
 
   test('when the preloaded layers are gone before the final load, the whole archive is sent', async () => {
-    const engine = await connectEngine();
+    const engine = await connectEngine(2000, e.host);
     const said: string[] = [];
     const loader = new Loader(engine, 0, { info: (m) => said.push(m), warn: (m) => said.push(m) });
-    const partials: string[] = [];
     // A bottom layer no other image has, so removing the intermediate image really drops it.
-    const own = [fileLayer(tmp.dir, 'd', `d ${process.pid} ${Date.now()}\n`), layers[1]!, layers[2]!];
+    const own = [fileLayer(tmp.dir, 'd', `d ${process.pid} ${Date.now()} ${e.name}\n`), layers[1]!, layers[2]!];
     const pending = [Promise.resolve(own[0]!), later(own[1]!, 1500), later(own[2]!, 1500)];
-    const built = await loader.preload(pending, (ready) => {
-      // A label of its own: this run's intermediate image is not the previous test's.
-      const c = configOf(ready, { 'dbco.partial': 'true', fallback: 'yes' });
-      partials.push(c.id);
-      created.push(c.id);
-      return c;
-    });
-    expect(partials.length).toBeGreaterThanOrEqual(1);
+    const built = await loader.preload(pending, (ready) => configOf(ready, { 'dbco.partial': 'true', fallback: 'yes' }));
     // Someone removes the intermediate images (and with them the only reference to their layers).
-    removeImages(...partials);
+    const partialTags = ownTags().filter((t) => t.startsWith('dbco-internal/partial:'));
+    expect(partialTags.length).toBeGreaterThanOrEqual(1);
+    cli.removeImages(...partialTags);
     const final = configOf(built, { fallback: 'yes' });
-    created.push(final.id);
-    await loader.load(final, built);
+    const id = await loader.load(final, built, `dbco-internal/load:test2-p${process.pid}-t0-h00000000`);
+    const tag = `dbco-preload-${e.name}:${process.pid}-fallback`;
+    await tagImage(engine, id, tag);
+    created.push(tag);
     await loader.cleanup();
     expect(said.join('\n')).toMatch(/did not take the archive without the \d+ layer\(s\) it was sent before/);
-    expect(await imageExists(engine, final.id)).toBe(true);
-    expect(JSON.parse(docker(['image', 'inspect', '--format', '{{json .RootFS.Layers}}', final.id]))).toEqual(own.map((l) => l.diffId));
+    expect(await findImage(engine, final, built)).toBe(id);
+    expect(JSON.parse(cli.docker(['image', 'inspect', '--format', '{{json .RootFS.Layers}}', id]))).toEqual(own.map((l) => l.diffId));
+    expect(ownTags()).toEqual([]);
   });
 });

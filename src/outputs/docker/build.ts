@@ -16,9 +16,12 @@ import { buildEpoch } from '../../rootfs/epoch.js';
 import { SETUP_WRAPPER_PATH } from '../../rootfs/setup-wrapper.js';
 import type { Layer } from '../../rootfs/layer.js';
 import { buildImageConfig, type ConfigLayer } from './config.js';
-import { planIndexArchive, writeImageArchive, type ArchiveImage, type ArchiveInput, type ArchiveLayer, type IndexArchiveInput } from './archive.js';
-import { connectEngine, imageExists, removeReference, tagImage, type Engine } from './engine.js';
-import { Loader } from './preload.js';
+import { planArchive, planIndexArchive, writeImageArchive, type ArchiveImage, type ArchiveInput, type ArchiveLayer, type IndexArchiveInput } from './archive.js';
+import { connectEngine, inspectImage, tagImage, type Engine } from './engine.js';
+import type { EngineInfo } from './engine-info.js';
+import { removeLeftovers } from './leftovers.js';
+import { internalRef } from './owner.js';
+import { Loader, findImage } from './preload.js';
 import { cachedSetupLayer, storeSetupLayer } from './setup-store.js';
 import { runSetup } from './setup-run.js';
 import { writeStreamAtomic } from './stream-file.js';
@@ -43,13 +46,32 @@ export interface DockerImageOptions {
   platform?: string;
   /** Build every arch of a multi-arch recipe into `archive` (one index, for --push) even when loading the host's. */
   allPlatforms?: boolean;
+  /**
+   * Registers a cleanup to run on SIGINT/SIGTERM (the process-wide interrupt handler); returns the
+   * function that unregisters it. Engine objects this run creates are removed through it.
+   */
+  onInterrupt?: (cleanup: () => unknown, label: string) => () => void;
 }
 
 export interface DockerImageResult {
+  /**
+   * The image ID the engine uses (with --output: the config digest, `docker load`'s ID on dockerd's graph
+   * driver; for a multi-arch index: the index digest).
+   */
   id: string;
+  /** sha256 of the image config: the same on every engine (a multi-arch index: see `platforms`). */
+  configDigest?: string;
+  /** sha256 of the OCI manifest (the image ID on dockerd's containerd store, and the digest a registry reports); of the index when multi-arch. */
+  manifestDigest: string;
   tag: string;
-  /** Layers in order; `rebuilt` when this run wrote the layer tar (else it came from the cache). */
-  layers: { id: string; diffId: string; size: number; rebuilt: boolean }[];
+  /** The engine loaded into, as it describes itself; undefined with --output. */
+  engine?: EngineInfo & { where: string };
+  /**
+   * Layers in order; `rebuilt` when this run wrote the layer tar (else it came from the cache);
+   * `inEngine` when the engine had the layer before this run (the image, or the same bottom layers under
+   * the tag), so its bytes were not sent.
+   */
+  layers: { id: string; diffId: string; size: number; rebuilt: boolean; inEngine: boolean }[];
   /** true when the engine already had the image and only the tag was set. */
   alreadyLoaded: boolean;
   setupRan: boolean;
@@ -66,11 +88,15 @@ interface ArchBuild {
   tag: string;
   config: ReturnType<typeof buildImageConfig>;
   blobs: ArchiveLayer[];
-  layers: DockerImageResult['layers'];
+  layers: Omit<DockerImageResult['layers'][number], 'inEngine'>[];
   setupRan: boolean;
   epoch: number;
   engine?: Engine;
   loader?: Loader;
+  /** diffIds of the image the engine held under the tag before this run (its bottom layers are not sent again). */
+  previousLayers: string[];
+  /** Unregisters the loader's interrupt cleanup. */
+  untrack?: () => void;
 }
 
 const silent: Logger = { info() {}, warn() {} };
@@ -101,9 +127,9 @@ export async function runDockerImage(recipePath: string, opts: DockerImageOption
     const host = builds.find((b) => b.recipe.arch === hostArch()) ?? builds[0]!;
     try {
       const loaded = await finish(host, { ...opts, output: undefined });
-      return { ...result, alreadyLoaded: loaded.alreadyLoaded };
+      return { ...result, alreadyLoaded: loaded.alreadyLoaded, ...(loaded.engine ? { engine: loaded.engine } : {}) };
     } finally {
-      await host.loader?.cleanup();
+      await release(host);
     }
   }
   // Loading a multi-arch recipe without --platform: the engine runs the host's arch.
@@ -112,8 +138,25 @@ export async function runDockerImage(recipePath: string, opts: DockerImageOption
   try {
     return await finish(b, opts);
   } finally {
-    await b.loader?.cleanup();
+    await release(b);
   }
+}
+
+/** Removes the run's dbco-internal references (layers the final image holds stay in the engine). */
+async function release(b: ArchBuild): Promise<void> {
+  await b.loader?.cleanup();
+  b.untrack?.();
+}
+
+/** The build's loader, made on first use and registered for interrupts. */
+function loaderOf(b: Pick<ArchBuild, 'loader' | 'untrack' | 'epoch' | 'previousLayers'>, engine: Engine, opts: DockerImageOptions): Loader {
+  if (!b.loader) {
+    const loader = new Loader(engine, b.epoch, opts.log ?? silent);
+    loader.assumeHeld(b.previousLayers);
+    b.loader = loader;
+    b.untrack = opts.onInterrupt?.(() => loader.cleanup(), `dbco-internal images at ${engine.where}`);
+  }
+  return b.loader;
 }
 
 /** Every arch of the recipe, one after the other (the 2-core CI machine), into one image index. */
@@ -121,7 +164,7 @@ async function buildMultiArch(file: RecipeDocumentFile, arches: Arch[], opts: Do
   const built: ArchBuild[] = [];
   for (const arch of arches) {
     const b = await buildArch(file, arch, opts, false);
-    await b.loader?.cleanup();
+    await release(b);
     built.push(b);
   }
   const images: ArchiveImage[] = built.map((b) => ({ config: b.config, layers: b.blobs }));
@@ -133,8 +176,9 @@ async function buildMultiArch(file: RecipeDocumentFile, arches: Arch[], opts: Do
   const result: DockerImageResult = {
     archive,
     id: plan.manifestDigest,
+    manifestDigest: plan.manifestDigest,
     tag,
-    layers: built.flatMap((b) => b.layers),
+    layers: built.flatMap((b) => b.layers.map((l) => ({ ...l, inEngine: false }))),
     alreadyLoaded: false,
     setupRan: built.some((b) => b.setupRan),
     platforms: built.map((b, i) => ({ platform: PLATFORM[b.recipe.arch], id: b.config.id, manifestDigest: plan.platforms[i]!.manifestDigest })),
@@ -146,20 +190,26 @@ async function finish(b: ArchBuild, opts: DockerImageOptions): Promise<DockerIma
   const { config, blobs, layers, tag, setupRan, epoch } = b;
   const platforms = [{ platform: PLATFORM[b.recipe.arch], id: config.id }];
   const archive: ArchiveInput = { config, layers: blobs, tags: [tag], mtime: epoch };
+  const manifestDigest = planArchive({ ...archive, tags: [] }).manifestDigest;
+  const result = (id: string, alreadyLoaded: boolean, inEngine: (i: number) => boolean, e?: Engine): DockerImageResult => ({
+    id, configDigest: config.id, manifestDigest, tag,
+    ...(e ? { engine: { ...e.info, where: e.where } } : {}),
+    layers: layers.map((l, i) => ({ ...l, inEngine: inEngine(i) })),
+    alreadyLoaded, setupRan, platforms, archive,
+  });
   if (opts.output) await writeStreamAtomic(writeImageArchive(archive), opts.output);
-  if (opts.output || opts.load === false) return { id: config.id, tag, layers, alreadyLoaded: false, setupRan, platforms, archive };
+  if (opts.output || opts.load === false) return result(config.id, false, () => false);
   const engine = b.engine ?? await connectEngine();
-  const present = await imageExists(engine, config.id);
-  if (!present) {
-    // Loaded untagged, tagged only once the engine accepted every layer: a failed load tags nothing.
-    const loader = b.loader ?? (b.loader = new Loader(engine, epoch, opts.log ?? silent));
-    await loader.load(config, blobs);
-    if (!(await imageExists(engine, config.id))) {
-      throw new DockerError(`docker load at ${engine.where} finished but image ${config.id} is not there`);
-    }
+  let id = await findImage(engine, config, blobs);
+  const alreadyLoaded = id !== undefined;
+  const heldBefore = (i: number): boolean => alreadyLoaded || blobs.slice(0, i + 1).every((l, j) => b.previousLayers[j] === l.diffId);
+  if (!id) {
+    // Loaded under a tag of this run, given the user's tag only once the engine holds every layer and
+    // has said which ID it gave the image: a failed load tags nothing and leaves nothing dangling.
+    id = await loaderOf(b, engine, opts).load(config, blobs, internalRef('load', ''));
   }
-  await tagImage(engine, config.id, tag);
-  return { id: config.id, tag, layers, alreadyLoaded: present, setupRan, platforms, archive };
+  await tagImage(engine, id, tag);
+  return result(id, alreadyLoaded, heldBefore, engine);
 }
 
 /** One arch of the recipe (the only one, or `arch`), built up to its image config; `load` preloads layers into the engine. */
@@ -175,6 +225,7 @@ async function buildArch(document: RecipeDocumentFile, arch: Arch | undefined, o
 
   // Ping before the long part, so a stopped daemon is reported in 2 s and not after the downloads.
   let engine: Engine | undefined = load ? await connectEngine() : undefined;
+  if (engine) await removeLeftovers(engine, log);
 
   const cacheRoot = opts.cache ?? defaultCacheDir();
   const cache = new Cache(cacheRoot);
@@ -184,8 +235,12 @@ async function buildArch(document: RecipeDocumentFile, arch: Arch | undefined, o
 
   const inputFor = (layers: ConfigLayer[]) => ({ recipe, lockDigest: inputs.lockDigest, epoch, layers });
   const cached = await Promise.all(rootfs.layers.map((layer) => cachedLayerBlob(layer, { cache, epoch })));
-  let loader = engine ? new Loader(engine, epoch, log) : undefined;
+  const state: Pick<ArchBuild, 'loader' | 'untrack' | 'epoch' | 'previousLayers'> = { epoch, previousLayers: [] };
   try {
+    if (engine) {
+      state.previousLayers = (await inspectImage(engine, tag))?.RootFS?.Layers ?? [];
+      loaderOf(state, engine, opts);
+    }
     let built: LayerBlob[];
     if (cached.every((b) => b !== undefined)) {
       built = cached as LayerBlob[];
@@ -193,8 +248,8 @@ async function buildArch(document: RecipeDocumentFile, arch: Arch | undefined, o
       const pending = inOrder(rootfs.layers, PARALLEL_LAYERS, (layer) => materializeLayer(layer, { cache, epoch }));
       // Partial images carry a label of their own, so none can be mistaken for (or be) a finished image.
       const partialRecipe = { ...recipe, image: { ...recipe.image, labels: { ...recipe.image?.labels, 'dbco.partial': 'true' } } };
-      built = loader
-        ? (await loader.preload(pending, (ready) => buildImageConfig({
+      built = engine
+        ? (await loaderOf(state, engine, opts).preload(pending, (ready) => buildImageConfig({
             ...inputFor(ready.map((b, i) => ({ id: rootfs.layers[i]!.id, diffId: b.diffId }))), recipe: partialRecipe,
           }))) as LayerBlob[]
         : await Promise.all(pending);
@@ -214,8 +269,8 @@ async function buildArch(document: RecipeDocumentFile, arch: Arch | undefined, o
             "Without an engine, use image.setup: boot or none", { cause: err });
         });
         log.info(`running setup scripts of ${inputs.extensions.length} extension(s) in a container`);
-        loader ??= new Loader(engine, epoch, log);
-        setupBlob = await setupInContainer(engine, loader, stage, blobs, rootfs.layers, inputs.extensions.map((e) => e.name), epoch, log, cache);
+        setupBlob = await setupInContainer(engine, loaderOf(state, engine, opts), stage, blobs, rootfs.layers,
+          inputs.extensions.map((e) => e.name), epoch, log, cache, opts.onInterrupt);
         setupRan = true;
       }
       // 1024 bytes is a tar with no entries (the two end blocks): nothing changed, no layer to add.
@@ -230,33 +285,30 @@ async function buildArch(document: RecipeDocumentFile, arch: Arch | undefined, o
 
     const config = buildImageConfig({ ...configInput, setupWrapper: setup === 'boot' ? SETUP_WRAPPER_PATH : undefined });
     const layers = configLayers.map((l, i) => ({ ...l, size: blobs[i]!.size, rebuilt: rebuilt[i]! }));
-    return { recipe, inputs, tag, config, blobs, layers, setupRan, epoch, ...(engine ? { engine } : {}), ...(loader ? { loader } : {}) };
+    return { recipe, inputs, tag, config, blobs, layers, setupRan, ...state, ...(engine ? { engine } : {}) };
   } catch (err) {
-    await loader?.cleanup();
+    await release(state as ArchBuild);
     throw err;
   }
 }
 
 async function setupInContainer(
   engine: Engine, loader: Loader, stage: ReturnType<typeof buildImageConfig>, blobs: ArchiveLayer[], layers: Layer[],
-  extensions: string[], epoch: number, log: Logger, cache: Cache,
+  extensions: string[], epoch: number, log: Logger, cache: Cache, onInterrupt: DockerImageOptions['onInterrupt'],
 ): Promise<ArchiveLayer> {
-  // One reference per process: a concurrent build of the same image must not untag ours.
-  const ref = `dbco-internal/setup:${stage.id.slice(7, 19)}-${process.pid}`;
+  // A reference of this run's own (a concurrent build of the same image must not untag ours); the
+  // loader removes it at the end, after the final load that leaves out the layers it holds.
+  const ref = internalRef('setup', stage.id.slice(7, 19));
   // Large changed files wait here between the container export and the layer tar.
   const spoolDir = await tempFolder(cache.tmpDir, 'setup');
   try {
-    if (!(await imageExists(engine, stage.id))) {
-      await loader.load(stage, blobs);
-    }
-    await tagImage(engine, stage.id, ref);
+    await loader.hold(stage, blobs, ref);
     const layer = await runSetup(engine, ref, {
-      lower: flattenLayers(layers), extensions, epoch, cacheKey: `setup:${stage.id}`, spoolDir, log,
+      lower: flattenLayers(layers), extensions, epoch, cacheKey: `setup:${stage.id}`, spoolDir, log, track: onInterrupt,
     });
     log.info(`setup changed ${layer.entries.length} path(s), removed ${layer.whiteouts?.length ?? 0}`);
     return await storeSetupLayer(cache, stage.id, layer, epoch);
   } finally {
-    await removeReference(engine, ref).catch(() => undefined);
     await rm(spoolDir, { recursive: true, force: true });
   }
 }

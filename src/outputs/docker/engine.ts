@@ -1,126 +1,274 @@
 import { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { DockerError } from '../../errors.js';
+import { describeEngine, identifyEngine, kindFromPing, kindFromVersion, type EngineInfo } from './engine-info.js';
+import { parseLoadStream, type LoadReport } from './load-stream.js';
 
 export interface Engine {
   docker: Docker;
   /** Where the engine was looked for (DOCKER_HOST or the socket path), for messages. */
   where: string;
+  /** What the engine said it is (kind, version, image store). */
+  info: EngineInfo;
+  /** 'Docker 26.1.5 (containerd image store) at unix:///run/x.sock': every engine error starts with it. */
+  name: string;
+  /** Longest silence (ms) tolerated from the engine during one request or load. */
+  timeoutMs: number;
 }
 
 const DEFAULT_SOCKET = '/var/run/docker.sock';
+/** A load of a large layer can keep a slow engine silent for a while; a wedged one stays silent for good. */
+const DEFAULT_TIMEOUT_S = 120;
 
 export function engineLocation(env = process.env): string {
-  return env.DOCKER_HOST || DEFAULT_SOCKET;
+  return env.DOCKER_HOST || `unix://${DEFAULT_SOCKET}`;
 }
 
-/** Connects and pings within `timeoutMs`, so a stopped daemon fails fast instead of hanging the build. */
-export async function connectEngine(timeoutMs = 2000): Promise<Engine> {
-  const where = engineLocation();
-  let docker: Docker;
-  try {
-    docker = process.env.DOCKER_HOST ? new Docker() : new Docker({ socketPath: DEFAULT_SOCKET });
-  } catch (err) {
-    throw new DockerError(`bad DOCKER_HOST ${where}: ${(err as Error).message}`, { cause: err });
-  }
-  // The abort closes the socket too: a pending request to a silent engine would keep the process alive.
+/** DBCO_ENGINE_TIMEOUT (seconds): how long the engine may stay silent before dbco gives up on it. */
+export function engineTimeoutMs(env = process.env): number {
+  const raw = env.DBCO_ENGINE_TIMEOUT;
+  if (raw === undefined || raw === '') return DEFAULT_TIMEOUT_S * 1000;
+  const s = Number(raw);
+  if (!Number.isFinite(s) || s <= 0) throw new DockerError(`DBCO_ENGINE_TIMEOUT=${raw}: expected a number of seconds`);
+  return Math.round(s * 1000);
+}
+
+interface DialOptions {
+  method: 'GET' | 'POST' | 'DELETE';
+  path: string;
+  query?: Record<string, unknown>;
+  /** Status codes taken as success; anything else is an error carrying statusCode. */
+  ok?: number[];
+  /** Stream the response instead of parsing it. */
+  stream?: boolean;
+  body?: Readable;
+  timeoutMs: number;
+}
+
+/**
+ * One request to the engine, aborted (socket closed) when it stays silent for `timeoutMs`: a wedged
+ * engine must not hang dbco. Errors carry the engine's statusCode and message.
+ */
+function dial<T>(docker: Docker, opts: DialOptions): { result: Promise<T>; abort: AbortController } {
   const abort = new AbortController();
+  const statusCodes: Record<number, boolean | string> = {};
+  for (const c of opts.ok ?? [200, 201, 204]) statusCodes[c] = true;
+  const result = new Promise<T>((resolve, reject) => {
+    (docker.modem as unknown as { dial: (o: unknown, cb: (err: unknown, data: T) => void) => void }).dial({
+      path: `${opts.path}?`,
+      method: opts.method,
+      options: opts.query ?? {},
+      statusCodes,
+      isStream: opts.stream ?? false,
+      file: opts.body,
+      abortSignal: abort.signal,
+    }, (err, data) => (err ? reject(err) : resolve(data)));
+  });
+  return { result, abort };
+}
+
+/** Rejects with a "no answer" error when `p` has not settled after `ms` (and aborts the request). */
+async function within<T>(p: Promise<T>, abort: AbortController, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       abort.abort();
-      reject(new Error(`no answer within ${timeoutMs} ms`));
-    }, timeoutMs);
+      reject(new SilentEngine(`no answer within ${ms} ms to ${what}`));
+    }, ms);
   });
-  const ping = (docker.ping as unknown as (opts: { abortSignal: AbortSignal }) => Promise<unknown>).call(docker, { abortSignal: abort.signal });
-  ping.catch(() => undefined);
+  p.catch(() => undefined);
   try {
-    await Promise.race([ping, timeout]);
-  } catch (err) {
-    throw new DockerError(
-      `cannot reach the Docker engine at ${where}: ${(err as Error).message}; start dockerd, or write the image to a file with --output FILE.tar and load it later`,
-      { cause: err },
-    );
+    return await Promise.race([p, timeout]);
   } finally {
     clearTimeout(timer);
   }
-  return { docker, where };
 }
 
-export async function imageExists(engine: Engine, id: string): Promise<boolean> {
+class SilentEngine extends Error {}
+
+function statusOf(err: unknown): number | undefined {
+  return (err as { statusCode?: number }).statusCode;
+}
+
+/** The engine's own message from an error body ({"message": ...}), else the error's. */
+function reason(err: unknown): string {
+  const json = (err as { json?: { message?: string } }).json;
+  return (json?.message ?? (err as Error).message ?? String(err)).trim();
+}
+
+/** A request to a connected engine; failures become DockerErrors naming the engine and `what`. */
+export async function request<T = unknown>(engine: Engine, what: string, opts: Omit<DialOptions, 'timeoutMs'>): Promise<T> {
+  const { result, abort } = dial<T>(engine.docker, { ...opts, timeoutMs: engine.timeoutMs });
   try {
-    await engine.docker.getImage(id).inspect();
-    return true;
+    return await within(result, abort, engine.timeoutMs, what);
   } catch (err) {
-    if ((err as { statusCode?: number }).statusCode === 404) return false;
-    throw new DockerError(`inspecting image ${id} at ${engine.where}: ${(err as Error).message}`, { cause: err });
+    throw engineError(engine, what, err);
   }
+}
+
+export function engineError(engine: Engine, what: string, err: unknown): DockerError {
+  if (err instanceof DockerError) return err;
+  const hint = err instanceof SilentEngine ? ' (the engine may be wedged; DBCO_ENGINE_TIMEOUT sets the limit in seconds)' : '';
+  const e = new DockerError(`${engine.name}: ${what}: ${reason(err)}${hint}`, { cause: err });
+  (e as { statusCode?: number }).statusCode = statusOf(err);
+  return e;
+}
+
+/**
+ * Connects, pings within `pingTimeoutMs` (a stopped daemon fails fast instead of hanging the build), and
+ * asks the engine what it is: the kind, version and image store decide nothing about IDs (those always
+ * come from the engine), but every message names them.
+ */
+export async function connectEngine(pingTimeoutMs = 2000, host = process.env.DOCKER_HOST): Promise<Engine> {
+  const where = host || engineLocation({});
+  const timeoutMs = engineTimeoutMs();
+  let docker: Docker;
+  try {
+    docker = dockerFor(host);
+  } catch (err) {
+    throw new DockerError(`bad DOCKER_HOST ${where}: ${(err as Error).message}`, { cause: err });
+  }
+  const ask = async <T>(path: string, ms = pingTimeoutMs, stream = false): Promise<T> => {
+    const { result, abort } = dial<T>(docker, { method: 'GET', path, timeoutMs: ms, stream });
+    return within(result, abort, ms, `GET ${path}`);
+  };
+  let engineInfo: EngineInfo;
+  try {
+    // The ping's headers name the engine at once; Podman's /version and /info take seconds, so they are
+    // asked only when the ping does not say, and /info only of dockerd (for its image store).
+    const ping = await ask<NodeJS.ReadableStream & { headers: Record<string, string | undefined> }>('/_ping', pingTimeoutMs, true);
+    ping.resume();
+    const headers = ping.headers ?? {};
+    const kind = kindFromPing({ server: headers.server, apiVersion: headers['api-version'], libpodApiVersion: headers['libpod-api-version'] })
+      ?? kindFromVersion(await ask<Record<string, unknown>>('/version', timeoutMs));
+    const info = kind.kind === 'docker' ? await ask<Record<string, unknown>>('/info', Math.max(pingTimeoutMs, 5000)) : {};
+    engineInfo = identifyEngine(kind, info);
+  } catch (err) {
+    throw new DockerError(
+      `cannot reach the Docker engine at ${where}: ${reason(err)}; start dockerd (or podman system service), or write the image to a file with --output FILE.tar and load it later`,
+      { cause: err },
+    );
+  }
+  return { docker, where, info: engineInfo, name: `${describeEngine(engineInfo)} at ${where}`, timeoutMs };
+}
+
+/** A client for DOCKER_HOST's forms: unix:///path, tcp://host:port (http), or the default socket. */
+function dockerFor(host: string | undefined): Docker {
+  if (!host) return new Docker({ socketPath: DEFAULT_SOCKET });
+  if (host === process.env.DOCKER_HOST) return new Docker(); // docker-modem reads DOCKER_HOST and DOCKER_TLS_* itself
+  if (host.startsWith('unix://')) return new Docker({ socketPath: host.slice('unix://'.length) });
+  const url = new URL(host.replace(/^tcp:/, 'http:'));
+  return new Docker({ host: url.hostname, port: Number(url.port) || 2375, protocol: url.protocol === 'https:' ? 'https' : 'http' });
+}
+
+export interface InspectedImage {
+  Id: string;
+  RepoTags?: string[] | null;
+  RepoDigests?: string[] | null;
+  RootFS?: { Layers?: string[] };
+  Config?: { Labels?: Record<string, string> | null };
+}
+
+/** The engine's view of an image by ID or reference, or undefined when it has none. */
+export async function inspectImage(engine: Engine, ref: string): Promise<InspectedImage | undefined> {
+  try {
+    return await request<InspectedImage>(engine, `inspecting image ${ref}`, { method: 'GET', path: `/images/${encodeURIComponent(ref)}/json` });
+  } catch (err) {
+    if (statusOf(err) === 404) return undefined;
+    throw err;
+  }
+}
+
+export async function imageExists(engine: Engine, ref: string): Promise<boolean> {
+  return (await inspectImage(engine, ref)) !== undefined;
 }
 
 /**
  * Streams an archive into POST /images/load and reads every progress line: the engine reports most
- * failures (bad layer, unknown media type) in the body of a 200 response, so each line is checked.
+ * failures (bad layer, unknown media type) in the body of a 200 response, so each line is checked. The
+ * load is abandoned with a clear error when the engine neither takes bytes nor says anything for the
+ * engine timeout. Returns what the engine said it loaded.
  */
-export async function loadArchive(engine: Engine, archive: AsyncIterable<Uint8Array>): Promise<string[]> {
-  const body = Readable.from(archive, { objectMode: false });
+export async function loadArchive(engine: Engine, archive: AsyncIterable<Uint8Array>): Promise<LoadReport> {
+  const what = 'docker load';
   let sourceError: unknown;
-  body.on('error', (err) => { sourceError = err; });
-  let response: NodeJS.ReadableStream;
-  try {
-    response = await engine.docker.loadImage(body, { quiet: true });
-  } catch (err) {
-    if (sourceError) throw sourceError;
-    throw new DockerError(`docker load at ${engine.where} failed: ${(err as Error).message}`, { cause: err });
-  }
-  const messages: string[] = [];
-  let pending = '';
-  const handle = (line: string): void => {
-    if (!line.trim()) return;
-    let msg: { stream?: string; status?: string; error?: string; errorDetail?: { message?: string } };
-    try {
-      msg = JSON.parse(line);
-    } catch {
-      throw new DockerError(`docker load at ${engine.where}: unexpected reply ${JSON.stringify(line.slice(0, 200))}`);
-    }
-    if (msg.error || msg.errorDetail) {
-      throw new DockerError(`docker load at ${engine.where} failed: ${msg.errorDetail?.message ?? msg.error}`);
-    }
-    const text = (msg.stream ?? msg.status ?? '').trim();
-    if (text) messages.push(text);
+  let timedOut = false;
+  let timer: NodeJS.Timeout | undefined;
+  let abort: AbortController | undefined;
+  const alive = (): void => {
+    clearTimeout(timer);
+    timer = setTimeout(() => { timedOut = true; abort?.abort(); }, engine.timeoutMs);
   };
-  for await (const chunk of response as AsyncIterable<Buffer | string>) {
-    pending += chunk.toString();
-    let nl: number;
-    while ((nl = pending.indexOf('\n')) >= 0) {
-      handle(pending.slice(0, nl));
-      pending = pending.slice(nl + 1);
+  const source = async function* (): AsyncIterable<Uint8Array> {
+    for await (const chunk of archive) {
+      alive(); // the engine took the previous chunk
+      yield chunk;
     }
+  };
+  const body = Readable.from(source(), { objectMode: false });
+  body.on('error', (err) => { sourceError = err; });
+  const silent = (): DockerError => new DockerError(
+    `${engine.name}: ${what}: the engine went silent for ${engine.timeoutMs / 1000} s (it answered the ping but not the load; ` +
+    'it may be wedged). DBCO_ENGINE_TIMEOUT sets the limit in seconds');
+  alive();
+  try {
+    const d = dial<NodeJS.ReadableStream>(engine.docker, {
+      method: 'POST', path: '/images/load', query: { quiet: false }, ok: [200], stream: true, body, timeoutMs: engine.timeoutMs,
+    });
+    abort = d.abort;
+    let response: NodeJS.ReadableStream;
+    try {
+      response = await d.result;
+    } catch (err) {
+      if (sourceError) throw sourceError;
+      if (timedOut) throw silent();
+      throw engineError(engine, what, err);
+    }
+    alive();
+    const chunks = (async function* () {
+      try {
+        for await (const chunk of response as AsyncIterable<Buffer | string>) {
+          alive();
+          yield chunk.toString();
+        }
+      } catch (err) {
+        if (timedOut) throw silent();
+        throw engineError(engine, what, err);
+      }
+    })();
+    const report = await parseLoadStream(chunks, (msg) => new DockerError(`${engine.name}: ${what} failed: ${msg}`));
+    if (timedOut) throw silent();
+    if (sourceError) throw sourceError;
+    return report;
+  } finally {
+    clearTimeout(timer);
   }
-  handle(pending);
-  if (sourceError) throw sourceError;
-  return messages;
 }
 
 export function splitTag(tag: string): { repo: string; tag: string } {
-  const colon = tag.lastIndexOf(':');
-  if (colon > tag.lastIndexOf('/')) return { repo: tag.slice(0, colon), tag: tag.slice(colon + 1) };
-  return { repo: tag, tag: 'latest' };
+  const at = tag.indexOf('@');
+  const name = at >= 0 ? tag.slice(0, at) : tag;
+  const colon = name.lastIndexOf(':');
+  if (colon > name.lastIndexOf('/')) return { repo: name.slice(0, colon), tag: name.slice(colon + 1) };
+  return { repo: name, tag: 'latest' };
 }
 
 export async function tagImage(engine: Engine, id: string, ref: string): Promise<void> {
-  try {
-    await engine.docker.getImage(id).tag(splitTag(ref));
-  } catch (err) {
-    throw new DockerError(`tagging ${id} as ${ref} at ${engine.where}: ${(err as Error).message}`, { cause: err });
-  }
+  const { repo, tag } = splitTag(ref);
+  await request(engine, `tagging ${id} as ${ref}`, {
+    method: 'POST', path: `/images/${encodeURIComponent(id)}/tag`, query: { repo, tag }, ok: [200, 201],
+  });
 }
 
-/** Removes a reference; a missing one is not an error (cleanup after a failure must not mask it). */
+/**
+ * Removes a reference (the image goes with its last one); a missing one is not an error (cleanup after
+ * a failure must not mask it).
+ */
 export async function removeReference(engine: Engine, ref: string): Promise<void> {
   try {
-    await engine.docker.getImage(ref).remove({ noprune: false });
+    await request(engine, `removing ${ref}`, { method: 'DELETE', path: `/images/${encodeURIComponent(ref)}`, query: { noprune: false } });
   } catch (err) {
-    if ((err as { statusCode?: number }).statusCode !== 404) throw err;
+    if (statusOf(err) !== 404) throw err;
   }
 }
 

@@ -1,22 +1,63 @@
+import { DockerError } from '../../errors.js';
 import type { Logger } from '../../io/logger.js';
 import type { ImageConfig } from './config.js';
-import { writeImageArchive, type ArchiveLayer } from './archive.js';
-import { imageExists, loadArchive, removeReference, type Engine } from './engine.js';
+import { planArchive, writeImageArchive, type ArchiveLayer } from './archive.js';
+import { inspectImage, loadArchive, removeReference, request, tagImage, type Engine } from './engine.js';
+import { internalRef } from './owner.js';
+
+/**
+ * The engine's ID of the image made of `config` and `layers`, asked of the engine itself, or undefined
+ * when it has none. Engines name an image differently (dockerd's graph driver and Podman by the config
+ * digest, dockerd's containerd store by the manifest digest), so both content digests are looked for:
+ * either is exact, as each covers the config. Only images the engine lists count: dockerd's containerd
+ * store keeps the record of an image whose load failed half-way, which inspect finds but nothing can run.
+ */
+export async function findImage(engine: Engine, config: ImageConfig, layers: ArchiveLayer[]): Promise<string | undefined> {
+  const manifest = planArchive({ config, layers, tags: [], mtime: 0 }).manifestDigest;
+  const lock = (JSON.parse(config.bytes.toString()) as { config?: { Labels?: Record<string, string> } }).config?.Labels?.['dbco.lock.digest'];
+  const listed = await request<{ Id: string }[]>(engine, 'listing images', {
+    method: 'GET', path: '/images/json', query: { all: true, filters: JSON.stringify(lock ? { label: [`dbco.lock.digest=${lock}`] } : {}) },
+  });
+  for (const candidate of [config.id, manifest]) {
+    if (!listed.some((img) => img.Id === candidate)) continue;
+    const found = await inspectImage(engine, candidate);
+    if (found && sameLayers(found.RootFS?.Layers, layers)) return found.Id;
+  }
+  return undefined;
+}
+
+function sameLayers(engineLayers: string[] | undefined, layers: ArchiveLayer[]): boolean {
+  return engineLayers !== undefined && engineLayers.length === layers.length && engineLayers.every((d, i) => d === layers[i]!.diffId);
+}
 
 /**
  * Loads into the engine while layers are still being built. dockerd registers the layers of a load one
  * after another (about 70 ms each on 20.10/overlay2: a re-exec of dockerd per layer), and only once the
- * whole archive has arrived; so the layers ready so far go in as an intermediate, untagged image while
- * dbco builds the rest, and later loads leave those blobs out (the engine skips a layer it already has,
- * by chain ID). An engine that wants every blob anyway gets the whole archive on a second try. The
- * intermediate images are removed at the end; the layers stay, held by the final image.
+ * whole archive has arrived; so the layers ready so far go in as an intermediate image while dbco builds
+ * the rest, and later loads leave those blobs out (dockerd skips a layer it already has, by chain ID; the
+ * containerd store takes a blob already in its content store). An engine that wants every blob anyway
+ * gets the whole archive on a second try.
+ *
+ * Everything this loads carries a dbco-internal tag of this run (in the archive itself, so no image is
+ * ever untagged: the containerd store would collect it, and a dangling image would be left behind on a
+ * failure). The tags are removed at the end; images only they held go with them, layers the final image
+ * holds stay.
  */
 export class Loader {
-  /** diffIds of the layers the intermediate images loaded, in order from the bottom. */
+  /** diffIds of the layers loaded so far, in order from the bottom. */
   private readonly loaded = new Set<string>();
-  private readonly partials: string[] = [];
+  /** This run's dbco-internal references, removed by cleanup(). */
+  private readonly refs: string[] = [];
+  private partials = 0;
+  /** diffIds, from the bottom, of an image the engine held before this run (its chain is there). */
+  private heldChain: string[] = [];
 
   constructor(private readonly engine: Engine, private readonly mtime: number, private readonly log?: Logger) {}
+
+  /** The engine holds an image with these layers (from the bottom): a load may leave out their prefix. */
+  assumeHeld(diffIds: string[]): void {
+    this.heldChain = diffIds;
+  }
 
   /**
    * Waits for every layer of `pending` (in image order), loading each ready bottom run of them as an
@@ -34,33 +75,57 @@ export class Loader {
       while (ready < pending.length && done[ready]) ready++;
       if (ready === pending.length) break;
       const layers = done.slice(0, ready) as ArchiveLayer[];
-      const config = partialConfig(layers);
-      if (!(await imageExists(this.engine, config.id))) {
-        await this.load(config, layers);
-        this.partials.push(config.id);
-      }
-      for (const l of layers) this.loaded.add(l.diffId);
+      await this.hold(partialConfig(layers), layers, internalRef('partial', String(++this.partials)));
       sent = ready;
     }
     return Promise.all(pending);
   }
 
-  /** Loads an image untagged, leaving out the preloaded blobs; whole if the engine refuses that. */
-  async load(config: ImageConfig, layers: ArchiveLayer[]): Promise<void> {
+  /**
+   * Makes sure the engine has the image under `ref` (a tag of this run, removed by cleanup): tags it
+   * when the engine already has it, else loads it. Returns the engine's image ID.
+   */
+  async hold(config: ImageConfig, layers: ArchiveLayer[], ref: string): Promise<string> {
+    const present = await findImage(this.engine, config, layers);
+    this.refs.push(ref);
+    if (present) {
+      await tagImage(this.engine, present, ref);
+      for (const l of layers) this.loaded.add(l.diffId);
+      return present;
+    }
+    return this.load(config, layers, ref);
+  }
+
+  /**
+   * Loads an image tagged `ref` (leaving out the blobs loaded before; whole if the engine refuses that)
+   * and returns the ID the engine gives it, from its inspect of `ref`.
+   */
+  async load(config: ImageConfig, layers: ArchiveLayer[], ref: string): Promise<string> {
+    if (!this.refs.includes(ref)) this.refs.push(ref);
     const omit = new Set([...this.loaded].filter((d) => layers.some((l) => l.diffId === d)));
+    for (let i = 0; i < layers.length && this.heldChain[i] === layers[i]!.diffId; i++) omit.add(layers[i]!.diffId);
+    let said: string[] | undefined;
     if (omit.size > 0) {
       try {
-        await loadArchive(this.engine, writeImageArchive({ config, layers, tags: [], mtime: this.mtime, omit }));
-        return;
+        said = (await loadArchive(this.engine, writeImageArchive({ config, layers, tags: [ref], mtime: this.mtime, omit }))).messages;
       } catch (err) {
         this.log?.info(`the engine did not take the archive without the ${omit.size} layer(s) it was sent before (${(err as Error).message}); sending every layer`);
       }
     }
-    await loadArchive(this.engine, writeImageArchive({ config, layers, tags: [], mtime: this.mtime }));
+    said ??= (await loadArchive(this.engine, writeImageArchive({ config, layers, tags: [ref], mtime: this.mtime }))).messages;
+    for (const l of layers) this.loaded.add(l.diffId);
+    const image = await inspectImage(this.engine, ref);
+    if (!image) {
+      throw new DockerError(`${this.engine.name}: docker load finished but the engine has no image ${ref} (it said: ${said.join('; ') || 'nothing'})`);
+    }
+    if (!sameLayers(image.RootFS?.Layers, layers)) {
+      throw new DockerError(`${this.engine.name}: docker load finished but ${ref} has layers ${JSON.stringify(image.RootFS?.Layers)}, not the ${layers.length} sent`);
+    }
+    return image.Id;
   }
 
-  /** Removes the intermediate images (never fails: a leftover untagged image is only clutter). */
+  /** Removes this run's references (never fails: a leftover is clutter, and the next run removes it). */
   async cleanup(): Promise<void> {
-    for (const id of this.partials.splice(0)) await removeReference(this.engine, id).catch(() => undefined);
+    for (const ref of this.refs.splice(0).reverse()) await removeReference(this.engine, ref).catch(() => undefined);
   }
 }

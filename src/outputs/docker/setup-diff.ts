@@ -13,7 +13,8 @@ export interface ExportedEntry {
 }
 
 /** Paths Docker itself provides in every container: never part of what a setup script changed. */
-const DOCKER_FILES = new Set(['etc/hosts', 'etc/hostname', 'etc/resolv.conf', 'etc/mtab', '.dockerenv']);
+// run/.containerenv: Podman's marker file, the counterpart of dockerd's .dockerenv.
+const DOCKER_FILES = new Set(['etc/hosts', 'etc/hostname', 'etc/resolv.conf', 'etc/mtab', '.dockerenv', 'run/.containerenv']);
 const DOCKER_TREES = ['dev', 'proc', 'sys'];
 
 export function isDockerManaged(p: string): boolean {
