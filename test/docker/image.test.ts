@@ -27,7 +27,7 @@ afterAll(async () => {
  */
 describe.each(ENGINES)('dbco image --docker on $name (x86_64, TC 6.4.1 + fixture extensions)', (engine: TestEngine) => {
   const T = `dbco-t${process.pid}-${engine.name}`;
-  const { docker, imageTags, imageIds, removeImages } = engineCli(engine.host);
+  const { docker, imageTags, removeImages } = engineCli(engine.host);
   const dir = path.join(tmp.dir, engine.name);
   let recipes: Record<string, string>;
   const tags: string[] = [];
@@ -96,7 +96,6 @@ describe.each(ENGINES)('dbco image --docker on $name (x86_64, TC 6.4.1 + fixture
 
   test('warm rebuild: no container, no load (the engine has the image), same ID, every layer in the engine', async () => {
     const first = await build(recipes.build!, []);
-    const before = imageIds().length;
     const again = await build(recipes.build!, ['--tag', `${T}-build:again`]);
     expect(again.id).toBe(first.id);
     expect(again.alreadyLoaded).toBe(true);
@@ -104,7 +103,6 @@ describe.each(ENGINES)('dbco image --docker on $name (x86_64, TC 6.4.1 + fixture
     expect(again.stderr).not.toMatch(/running setup scripts/);
     expect(again.layers.every((l) => l.inEngine && !l.rebuilt)).toBe(true);
     expect(imageTags()).toContain(`${T}-build:again`);
-    expect(imageIds().length).toBeLessThanOrEqual(before);
   });
 
   test('one extension changed: only its layer and those above it are rebuilt and sent; nothing dangling', async () => {
