@@ -149,6 +149,6 @@ describe('dbco image --docker: failures are clear, non-zero, tag nothing', () =>
   test('neither --docker nor --disk is a usage error', async () => {
     const r = await runDbco(['image', 'whatever.yaml']);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/--docker or --disk/);
+    expect(r.stderr).toMatch(/--docker.* or --disk/);
   });
 });

@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises';
 import { setupOf } from '../../recipe/defaults.js';
 import { tempFolder } from '../../cache/atomic.js';
 import { DockerError, RecipeError } from '../../errors.js';
+import { onInterrupt } from '../../io/interrupt.js';
 import { Cache, defaultCacheDir } from '../../cache/index.js';
 import { loadRecipeDocument, narrowRecipe } from '../../recipe/load.js';
 import { archesOf, archOfPlatform, hostArch, PLATFORM } from '../../recipe/arch.js';
@@ -47,8 +48,8 @@ export interface DockerImageOptions {
   /** Build every arch of a multi-arch recipe into `archive` (one index, for --push) even when loading the host's. */
   allPlatforms?: boolean;
   /**
-   * Registers a cleanup to run on SIGINT/SIGTERM (the process-wide interrupt handler); returns the
-   * function that unregisters it. Engine objects this run creates are removed through it.
+   * Registers a cleanup to run on SIGINT/SIGTERM; returns the function that unregisters it. Engine
+   * objects this run creates are removed through it. Default: the process-wide handler (io/interrupt).
    */
   onInterrupt?: (cleanup: () => unknown, label: string) => () => void;
 }
@@ -116,6 +117,7 @@ function checkSetupMode(recipePath: string, arch: string, setup: string): void {
 }
 
 export async function runDockerImage(recipePath: string, opts: DockerImageOptions = {}): Promise<DockerImageResult> {
+  opts = { ...opts, onInterrupt: opts.onInterrupt ?? onInterrupt };
   const wanted = opts.platform ? archOfPlatform(opts.platform) : undefined;
   const file = await loadRecipeDocument(recipePath, { cacheRoot: opts.cache ?? defaultCacheDir() });
   const arches = archesOf(file.document);

@@ -49,6 +49,7 @@ export class Loader {
   /** This run's dbco-internal references, removed by cleanup(). */
   private readonly refs: string[] = [];
   private partials = 0;
+  private cleaning: Promise<void> | undefined;
   /** diffIds, from the bottom, of an image the engine held before this run (its chain is there). */
   private heldChain: string[] = [];
 
@@ -124,8 +125,20 @@ export class Loader {
     return image.Id;
   }
 
-  /** Removes this run's references (never fails: a leftover is clutter, and the next run removes it). */
-  async cleanup(): Promise<void> {
-    for (const ref of this.refs.splice(0).reverse()) await removeReference(this.engine, ref).catch(() => undefined);
+  /**
+   * Removes this run's references (never fails: a leftover is clutter, and the next run removes it).
+   * An interrupt and the build's own `finally` may both call it: the second waits for the first, so
+   * the process does not exit while a removal is still on its way.
+   */
+  cleanup(): Promise<void> {
+    const previous = this.cleaning ?? Promise.resolve();
+    this.cleaning = previous.then(async () => {
+      for (const ref of this.refs.splice(0).reverse()) {
+        // A container of the image being removed at the same moment (an interrupt) makes this fail:
+        // kept for the next call, which the interrupt handler makes once its container is gone.
+        await removeReference(this.engine, ref).catch(() => { this.refs.push(ref); });
+      }
+    });
+    return this.cleaning;
   }
 }
