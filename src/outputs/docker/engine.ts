@@ -271,36 +271,3 @@ export async function removeReference(engine: Engine, ref: string): Promise<void
     if (statusOf(err) !== 404) throw err;
   }
 }
-
-/**
- * Runs `cmd` in a fresh container of `image` (entrypoint cleared, no network) until it exits, and returns
- * its exit status and output. The container is always removed.
- */
-export async function runInContainer(engine: Engine, image: string, cmd: string[], labels: Record<string, string> = {}): Promise<{
-  exit: number; stdout: string; stderr: string;
-}> {
-  let container: Docker.Container;
-  try {
-    container = await engine.docker.createContainer({
-      Image: image, Entrypoint: [], Cmd: cmd, NetworkDisabled: true, Labels: labels, HostConfig: { NetworkMode: 'none' },
-    });
-  } catch (err) {
-    throw new DockerError(`creating a container from ${image} at ${engine.where}: ${(err as Error).message}`, { cause: err });
-  }
-  try {
-    await container.start();
-    const { StatusCode } = (await container.wait()) as { StatusCode: number };
-    const raw = (await container.logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer;
-    // Multiplexed frames: 8-byte header (stream 1 = stdout, 2 = stderr; size as big-endian u32 at 4).
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    for (let off = 0; off + 8 <= raw.length;) {
-      const size = raw.readUInt32BE(off + 4);
-      (raw[off] === 2 ? err : out).push(raw.subarray(off + 8, off + 8 + size));
-      off += 8 + size;
-    }
-    return { exit: StatusCode, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
-  } finally {
-    await container.remove({ force: true }).catch(() => undefined);
-  }
-}

@@ -4,6 +4,7 @@ import { LABEL_INTERNAL, LABEL_OWNER, ownerToken } from './owner.js';
 export interface RunOptions {
   /** Replaces the image's entrypoint; default none, so `cmd` runs as given. */
   entrypoint?: string[];
+  /** Default: the image's user and working directory. */
   user?: string;
   workdir?: string;
   env?: string[];
@@ -16,24 +17,34 @@ export interface RunResult<T> {
   exitCode: number;
   /** stdout and stderr, interleaved as the engine kept them. */
   output: string;
+  stdout: string;
+  stderr: string;
   /** What `inspect` returned (called after the command exited, before the container is removed). */
   after: T;
 }
 
-/** Docker's multiplexed log frames (8-byte header: stream, 0, 0, 0, size BE32) to text. */
-export function demux(buf: Buffer): string {
+/**
+ * Docker's multiplexed log frames (8-byte header: stream 1 stdout / 2 stderr, 0, 0, 0, size BE32) to
+ * text: all of it in order, and each stream on its own.
+ */
+export function demux(buf: Buffer): { output: string; stdout: string; stderr: string } {
   // A container with a TTY, or Podman on some paths, sends plain text.
-  if (buf.length >= 8 && buf[0]! <= 2 && buf[1] === 0 && buf[2] === 0 && buf[3] === 0) {
-    const out: Buffer[] = [];
-    let off = 0;
-    while (off + 8 <= buf.length) {
-      const size = buf.readUInt32BE(off + 4);
-      out.push(buf.subarray(off + 8, off + 8 + size));
-      off += 8 + size;
-    }
-    return Buffer.concat(out).toString();
+  if (!(buf.length >= 8 && buf[0]! <= 2 && buf[1] === 0 && buf[2] === 0 && buf[3] === 0)) {
+    const text = buf.toString();
+    return { output: text, stdout: text, stderr: '' };
   }
-  return buf.toString();
+  const all: Buffer[] = [];
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  let off = 0;
+  while (off + 8 <= buf.length) {
+    const size = buf.readUInt32BE(off + 4);
+    const frame = buf.subarray(off + 8, off + 8 + size);
+    all.push(frame);
+    (buf[off] === 2 ? err : out).push(frame);
+    off += 8 + size;
+  }
+  return { output: Buffer.concat(all).toString(), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
 }
 
 /**
@@ -53,8 +64,8 @@ export async function runInContainer<T = undefined>(
       Image: image,
       Entrypoint: opts.entrypoint ?? [],
       Cmd: cmd,
-      User: opts.user ?? '0',
-      WorkingDir: opts.workdir ?? '/',
+      User: opts.user,
+      WorkingDir: opts.workdir,
       Env: opts.env,
       NetworkDisabled: true,
       Labels: { ...opts.labels, [LABEL_INTERNAL]: '1', [LABEL_OWNER]: ownerToken() },
@@ -81,9 +92,9 @@ export async function runInContainer<T = undefined>(
     const waited = (await container.wait().catch((err: unknown) => { throw engineError(engine, `waiting for a container of ${image}`, err); })) as { StatusCode: number };
     const logs = await container.logs({ stdout: true, stderr: true, follow: false })
       .catch((err: unknown) => { throw engineError(engine, `reading a container's output`, err); });
-    const output = demux(Buffer.isBuffer(logs) ? logs : Buffer.from(logs as unknown as string));
+    const text = demux(Buffer.isBuffer(logs) ? logs : Buffer.from(logs as unknown as string));
     const after = (inspect ? await inspect(id, waited.StatusCode) : undefined) as T;
-    return { exitCode: waited.StatusCode, output, after };
+    return { exitCode: waited.StatusCode, ...text, after };
   } finally {
     await remove().catch(() => undefined);
     untrack?.();

@@ -33,7 +33,7 @@ export async function runSetup(engine: Engine, imageRef: string, opts: {
   lower: Entry[]; extensions: string[]; epoch: number; cacheKey: string; spoolDir: string; log?: Logger;
   track?: RunOptions['track'];
 }): Promise<Layer> {
-  const run = await runInContainer(engine, imageRef, setupCommand(opts.extensions), { labels: { 'dbco.setup': 'true' }, track: opts.track },
+  const run = await runInContainer(engine, imageRef, setupCommand(opts.extensions), { user: '0', workdir: '/', labels: { 'dbco.setup': 'true' }, track: opts.track },
     async (id, exitCode) => {
       if (exitCode !== 0) return undefined;
       const exported = await engine.docker.getContainer(id).export()
