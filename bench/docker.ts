@@ -3,7 +3,7 @@
  * unsquashfs, tar | docker import), from a local HTTP mirror, side by side on this machine; then a warm
  * rebuild, a rebuild after one extension changed, and peak memory on >= 300 MB of extension data.
  */
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createReadStream, statSync, mkdirSync, cpSync, copyFileSync, symlinkSync, writeFileSync, readFileSync, rmSync, mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchSection } from './run.js';
+import { timedProcess, type TimedProcess } from './timed-process.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SHARED = process.env.DBCO_SHARED_MIRROR ?? path.resolve(REPO, '../shared/tc-mirror');
@@ -24,29 +25,7 @@ const COLD_RUNS = 3;
 /** Outside gtk2's dependency tree: the one the 'changed' run swaps. */
 const EXTRA = ['libidn', 'pth'] as const;
 
-interface Run { ms: number; maxRssMb: number; stdout: string; stderr: string }
-
-/** Runs a command under /usr/bin/time (for maxRSS) without blocking this process's HTTP server. */
-function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  const rssFile = path.join(os.tmpdir(), `dbco-bench-rss-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const child = spawn('/usr/bin/time', ['-f', '%M', '-o', rssFile, cmd, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      const stderr = Buffer.concat(err).toString();
-      if (code !== 0) { reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${stderr.slice(-2000)}`)); return; }
-      const maxRssMb = Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop()) / 1024;
-      rmSync(rssFile, { force: true });
-      resolve({ ms, maxRssMb, stdout: Buffer.concat(out).toString(), stderr });
-    });
-  });
-}
+const timed = timedProcess;
 
 async function serve(root: string): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
@@ -129,7 +108,7 @@ export async function run(): Promise<BenchSection> {
     let coldRun = 0;
     /** Cold dbco and the shell way, alternating, each from nothing (fresh cache, engine without the layers). */
     const coldCase = async (file: string, title: string, tops: string[]) => {
-      const dbco: Run[] = [];
+      const dbco: TimedProcess[] = [];
       const shell: { ms: number; importMs: number; exts: number; rss: number }[] = [];
       for (let i = 0; i < COLD_RUNS; i++) {
         rmiByTitle(title);

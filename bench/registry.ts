@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchSection } from './run.js';
+import { timedProcess } from './timed-process.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SHARED = process.env.DBCO_SHARED_MIRROR ?? path.resolve(REPO, '../shared/tc-mirror');
@@ -19,23 +20,7 @@ const DBCO = path.join(REPO, 'bin/dbco.js');
 const REGISTRY_BIN = process.env.DBCO_REGISTRY_BIN ?? '/var/cache/dbco-test/docker-registry/usr/bin/docker-registry';
 const RUNS = 3;
 
-function timed(cmd: string, args: string[]): Promise<{ ms: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      const stderr = Buffer.concat(err).toString();
-      if (code !== 0) reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${stderr.slice(-2000)}`));
-      else resolve({ ms, stdout: Buffer.concat(out).toString(), stderr });
-    });
-  });
-}
+const timed = (cmd: string, args: string[]) => timedProcess(cmd, args);
 
 const freePort = (): Promise<number> => new Promise((resolve) => {
   const s = createServer();

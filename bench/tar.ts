@@ -5,12 +5,13 @@
  * own child process (bench/tar-worker.ts) under /usr/bin/time for its peak RSS, the contenders taking
  * turns round after round, so a slow spell of the shared machine falls on both.
  */
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchSection } from './run.js';
+import { timedProcess } from './timed-process.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '../..');
@@ -20,25 +21,14 @@ const ROUNDS = 7;
 
 interface Run { wallMs: number; ms: number; rssMb: number; digests: Record<string, string> }
 
-function worker(args: string[]): Promise<Run> {
-  const rssFile = path.join(os.tmpdir(), `dbco-bench-tar-rss-${process.pid}-${Math.random().toString(36).slice(2)}`);
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const child = spawn('/usr/bin/time', ['-f', '%M', '-o', rssFile, process.execPath, WORKER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
-      if (code !== 0) { reject(new Error(`tar-worker ${args.join(' ')} exited ${code}: ${Buffer.concat(err).toString().slice(-2000)}`)); return; }
-      const rssMb = Number(readFileSync(rssFile, 'utf8').trim().split('\n').pop()) / 1024;
-      rmSync(rssFile, { force: true });
-      const { ms, digests } = JSON.parse(Buffer.concat(out).toString()) as { ms: number; digests: Record<string, string> };
-      resolve({ wallMs, ms, rssMb, digests });
-    });
+async function worker(args: string[]): Promise<Run> {
+  const started = process.hrtime.bigint();
+  const r = await timedProcess(process.execPath, [WORKER, ...args]).catch((err: Error) => {
+    throw new Error(`tar-worker ${args.join(' ')}: ${err.message}`);
   });
+  const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
+  const { ms, digests } = JSON.parse(r.stdout) as { ms: number; digests: Record<string, string> };
+  return { wallMs, ms, rssMb: r.maxRssMb, digests };
 }
 
 const CONTENDERS = ['dbco', 'tar-stream'] as const;
