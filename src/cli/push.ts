@@ -114,8 +114,8 @@ export function registerPush(program: Command): void {
   quietOption(insecureOption(login))
     .action(async (registry: string, opts: { username?: string; passwordStdin?: boolean; insecureRegistry?: string[]; quiet?: boolean }) => {
       const log = stderrLogger(opts.quiet);
-      if (/[/@]/.test(registry.replace(/^https?:\/\//, '').replace(/\/+$/, ''))) throw new UsageError(`login ${registry}: give the registry host[:port] only`);
       const host = registry.replace(/^https?:\/\//, '').replace(/\/+$/, '');
+      if (/[/@]/.test(host)) throw new UsageError(`login ${registry}: give the registry host[:port] only`);
       const username = opts.username ?? (await readUsername(host));
       const password = await readPassword(Boolean(opts.passwordStdin), username, host);
       if (!username || !password) throw new UsageError(`login ${host}: user name and password must not be empty`);
