@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { indexCpio } from '../../src/formats/cpio/index.js';
 import type { Entry } from '../../src/formats/entry.js';
 import { bufferSource } from '../../src/formats/source.js';
+import type { StreamEntry } from '../../src/formats/stream-reader.js';
 import { readTar, writeTar } from '../../src/formats/tar/index.js';
 import { requireTool, tempDir } from '../helpers/env.js';
 import { buildTree } from './archive-build-tree.js';
@@ -16,6 +17,12 @@ const tar = (args: string[], opts: { cwd?: string; input?: Buffer } = {}) =>
 
 /** An archive round trip keeps mtimes and hard-link groups. */
 const EXACT: TreeOptions = { mtime: true, hardLinks: true };
+
+async function entriesOf(it: AsyncIterable<StreamEntry>): Promise<string[]> {
+  const paths: string[] = [];
+  for await (const e of it) paths.push(e.entry.path);
+  return paths;
+}
 
 function extract(archive: Buffer, into: string): void {
   mkdirSync(into, { recursive: true });
@@ -96,6 +103,17 @@ describe('tar: writeTar read back by GNU tar', () => {
   it('readTar reads back its own output to the same tree', async () => {
     const archive = await collect(writeTar(entries));
     expect(await treeOfStream(readTar(bytesChunks(archive)), EXACT)).toEqual(expected);
+  });
+
+  it('an empty archive (our writer with no entries, GNU tar -T /dev/null) reads as no entries; one zero block then data does not', async () => {
+    const ours = await collect(writeTar([]));
+    expect(ours.length).toBe(1024);
+    expect(tar(['-tf', '-'], { input: ours }).toString()).toBe('');
+    expect(await entriesOf(readTar(bytesChunks(ours)))).toEqual([]);
+    const gnu = tar(['-cf', '-', '-T', '/dev/null']);
+    expect(await entriesOf(readTar(bytesChunks(gnu, 700)))).toEqual([]);
+    const damaged = Buffer.concat([Buffer.alloc(512), await collect(writeTar(entries.slice(0, 3)))]);
+    await expect(entriesOf(readTar(bytesChunks(damaged)))).rejects.toThrow(/single end-of-archive block/);
   });
 
   for (const format of ['ustar', 'pax', 'gnu', 'oldgnu'] as const) {

@@ -73,7 +73,13 @@ async function* tarEntries(r: ChunkReader): AsyncGenerator<StreamEntry> {
     }
     if (h.length < BLOCK) throw new FormatError('tar', `truncated header at offset ${at}`);
     if (h.every((b) => b === 0)) {
-      if (!sawHeader) throw new FormatError('tar', 'archive starts with an end-of-archive block');
+      // Two zero blocks and nothing before them is a valid empty archive (POSIX; GNU tar writes one for
+      // `tar cf x.tar -T /dev/null`, and dbco's writer for an extension that installs no file). One zero
+      // block followed by data is not: that is damage, not an archive.
+      if (!sawHeader) {
+        const next = await r.readUpTo(BLOCK);
+        if (next.length !== BLOCK || !next.every((b) => b === 0)) throw new FormatError('tar', 'archive starts with a single end-of-archive block');
+      }
       return; // end of archive; whatever follows (second zero block, record padding) is ignored
     }
     const stored = numField(h, F.chksum, 'chksum', at);
