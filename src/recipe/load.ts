@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../cache/atomic.js';
 import { DbcoError } from '../errors.js';
 import type { Arch, Recipe, RecipeDocument } from './schema.js';
@@ -65,10 +66,12 @@ export async function loadRecipeDocument(file: string, opts: { cacheRoot?: strin
 }
 
 async function memoPath(cacheRoot: string, digest: string): Promise<string> {
-  // The schema module's own bytes are part of the key: a changed schema revalidates every recipe.
-  const schema = await readFile(new URL('./schema.js', import.meta.url)).catch(() => Buffer.from(String(Date.now())));
-  const key = createHash('sha256').update(digest).update('\0').update(schema).digest('hex');
-  return path.join(cacheRoot, 'recipes', `${key}.json`);
+  // The validating modules' own bytes are part of the key: a changed schema or parser revalidates every
+  // recipe. They sit beside this module with its own extension (.js when built, .ts under a test runner).
+  const ext = path.extname(fileURLToPath(import.meta.url));
+  const hash = createHash('sha256').update(digest);
+  for (const mod of ['schema', 'parse']) hash.update('\0').update(await readFile(new URL(`./${mod}${ext}`, import.meta.url)));
+  return path.join(cacheRoot, 'recipes', `${hash.digest('hex')}.json`);
 }
 
 /** --mirror > DBCO_MIRROR > recipe.mirror > the official mirror. */

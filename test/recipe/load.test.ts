@@ -95,7 +95,7 @@ describe('loadRecipe', () => {
   test('digest of the bytes; a validated recipe is remembered in the cache and re-read', async () => {
     const { loadRecipe } = await import('../../src/recipe/load.js');
     const { tempDir } = await import('../helpers/env.js');
-    const { writeFileSync, readdirSync } = await import('node:fs');
+    const { writeFileSync, readdirSync, readFileSync } = await import('node:fs');
     const { createHash } = await import('node:crypto');
     const t = tempDir();
     try {
@@ -106,6 +106,11 @@ describe('loadRecipe', () => {
       expect(readdirSync(path.join(t.dir, 'cache/recipes'))).toHaveLength(1);
       const b = await loadRecipe(file, { cacheRoot: path.join(t.dir, 'cache') });
       expect(b.recipe).toEqual(a.recipe);
+      // the second load came from the memo, not from the YAML: a marked memo is what it returns
+      const [memo] = readdirSync(path.join(t.dir, 'cache/recipes'));
+      const memoFile = path.join(t.dir, 'cache/recipes', memo!);
+      writeFileSync(memoFile, JSON.stringify({ ...JSON.parse(readFileSync(memoFile, 'utf8')), name: 'from-memo' }));
+      expect((await loadRecipe(file, { cacheRoot: path.join(t.dir, 'cache') })).recipe.name).toBe('from-memo');
       expect(b.recipe.extensions).toEqual(['openssh.tcz', 'scsi-KERNEL.tcz']);
       // an edited recipe is validated again (different digest, different key)
       writeFileSync(file, `${ok}bogus: 1\n`);
