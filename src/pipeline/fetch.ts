@@ -6,7 +6,7 @@ import type { CachedFile } from '../cache/cached-file.js';
 import { markUsed } from '../cache/maintenance.js';
 import { OfflineError } from '../errors.js';
 import { expectOf, fetchBase, fromCache, kernelGetter, type KernelInfo } from '../resolve/base-kernel.js';
-import { lockDifferences, lockDigest, lockMatchesRecipe, portableOrigin, recipeDigests, type Lock, type LockedFile } from '../resolve/lock.js';
+import { lockDifferences, lockMatchesRecipe, rootfsLockDigest, portableOrigin, recipeDigests, type Lock, type LockedFile } from '../resolve/lock.js';
 import { MirrorDeps, tczDir } from '../resolve/mirror-deps.js';
 import type { PreparedExtension, PreparedInputs } from '../resolve/prepared.js';
 import { resolveExtensions, type Resolution } from '../resolve/resolver.js';
@@ -84,7 +84,7 @@ export async function fetchSession(s: Session): Promise<FetchRun> {
     recipePath: s.loaded.path,
     recipeDir: s.loaded.dir,
     recipeDigest: s.loaded.digest,
-    lockDigest: lockDigest(lock),
+    lockDigest: rootfsLockDigest(lock),
     base: base.file,
     ...(k.file ? { kernel: k.file } : {}),
     ...(k.version ? { kernelVersion: k.version } : {}),

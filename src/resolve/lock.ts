@@ -87,6 +87,17 @@ export function lockDigest(lock: Lock): string {
   return sha256Hex(lockJson(lock));
 }
 
+/**
+ * The digest of the lock's parts a rootfs image is made of: the kernel and its version are left out. An
+ * image never holds the kernel, and whether a lock has it depends only on whether some run downloaded it
+ * (a Docker build does not; `dbco lock` does), which must not change the image's label and so its ID.
+ * A KERNEL-named extension still counts: its resolved name is in the extensions.
+ */
+export function rootfsLockDigest(lock: Lock): string {
+  const { kernel: _kernel, kernelVersion: _version, ...rest } = lock;
+  return lockDigest(rest);
+}
+
 export async function readLock(file: string): Promise<Lock | null> {
   let text: string;
   try {

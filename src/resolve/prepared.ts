@@ -38,7 +38,7 @@ export interface PreparedInputs {
   recipeDir: string;
   /** sha256 of the recipe file's bytes. */
   recipeDigest: string;
-  /** sha256 of the canonical lock JSON (labels use it). */
+  /** sha256 of the canonical lock JSON without the kernel (resolve/lock.ts rootfsLockDigest; image labels use it). */
   lockDigest: string;
   base: CachedFile;
   kernel?: CachedFile;

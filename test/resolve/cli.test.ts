@@ -79,6 +79,20 @@ describe('dbco resolve / fetch / lock / schema (built CLI)', () => {
     expect(lock.kernel.url).toMatch(/^\.\.\/.*vmlinuz64$/);
   });
 
+  test('an image built before dbco lock (no kernel fetched) is the same image after it (kernel in the lock)', async () => {
+    const r = path.join(t.dir, 'locked-image.yaml');
+    writeFileSync(r, `name: li\nrelease: "6.4.1"\narch: x86_64\nbase: rootfs64.gz\nkernel: vmlinuz64\nmirror: ${JSON.stringify(M)}\nimage: {setup: none, tag: "li:1"}\n`);
+    const before = await runDbco(['image', r, '--docker', '--output', path.join(t.dir, 'before.tar'), '--json', '--cache', cache]);
+    expect(before.code, before.stderr).toBe(0);
+    expect((await runDbco(['lock', r, '--cache', cache])).code).toBe(0);
+    expect(JSON.parse(readFileSync(path.join(t.dir, 'locked-image.lock.json'), 'utf8')).kernel).toBeDefined();
+    const after = await runDbco(['image', r, '--docker', '--output', path.join(t.dir, 'after.tar'), '--json', '--cache', cache]);
+    expect(after.code).toBe(0);
+    const digest = (out: string) => (JSON.parse(out) as { configDigest: string }).configDigest;
+    expect(digest(after.stdout)).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(digest(after.stdout)).toBe(digest(before.stdout));
+  });
+
   test('a recipe error names file:line:column', async () => {
     const bad = path.join(t.dir, 'typo.yaml');
     writeFileSync(bad, 'name: x\nrelease: "7.2"\narch: x86\nbase: core.gz\nextenssions: [a]\n');
