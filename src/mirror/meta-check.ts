@@ -1,4 +1,5 @@
 import { FetchError } from '../errors.js';
+import { isLatestPath, RELEASE_RE } from '../recipe/release.js';
 
 /**
  * What a mirror's metadata answer must look like before it is believed and stored: a bad answer kept
@@ -6,6 +7,7 @@ import { FetchError } from '../errors.js';
  *   .dep      names ending .tcz, one a line, no markup (an HTML error page, or a body cut short in the
  *             middle of a name, fails this)
  *   .md5.txt  32 hex digits first
+ *   latest-*  one release string such as 17.0 (`release: latest`)
  * Other texts are not checked. Throws a FetchError naming the URL.
  */
 export function checkMetaText(url: string, text: string): void {
@@ -20,6 +22,10 @@ export function checkMetaText(url: string, text: string): void {
   } else if (url.endsWith('.md5.txt')) {
     if (!/^[0-9a-fA-F]{32}(\s|$)/.test(text.trimStart())) {
       throw new FetchError(url, `not an .md5.txt (${JSON.stringify(text.slice(0, 60))}): refused, not cached`);
+    }
+  } else if (isLatestPath(url)) {
+    if (!RELEASE_RE.test(text.trim())) {
+      throw new FetchError(url, `release: latest: not a release string (${JSON.stringify(text.trim().slice(0, 60))}; expected e.g. "17.0"): refused, not cached`);
     }
   }
 }

@@ -101,7 +101,7 @@ function buildLock(s: Session, base: { file: CachedFile; rel: string }, k: Kerne
   const dir = tczDir(s.recipe.release, s.recipe.arch);
   return {
     version: 1,
-    recipe: { name: s.recipe.name, ...recipeDigests(s.recipe) },
+    recipe: { name: s.recipe.name, ...recipeDigests(s.loaded.recipe) },
     release: s.recipe.release,
     arch: s.recipe.arch,
     base: { ...locked(base.file, base.rel, s.loaded.dir), ...(s.iso ? { iso: { path: s.iso.path, sha256: s.iso.sha256 } } : {}) },

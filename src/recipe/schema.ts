@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { IMAGE_REFERENCE, imageReferenceProblem, NAME_MAX } from './image-ref.js';
+import { RELEASE_OR_LATEST } from './release.js';
 
 /**
  * The recipe, version 1. This one definition drives both validation (load.ts) and the published JSON
@@ -111,7 +112,8 @@ const perArch = <T extends z.ZodType>(value: T) => z.strictObject({ x86: value.o
 export const Recipe = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, { message: 'lowercase letters, digits, ".", "_" or "-"', abort: true })
     .refine((v) => imageReferenceProblem(`${v}:latest`) === null, { message: 'the default image name: letters or digits on both sides of each ".", "_" or "-", at most 255 characters' }).describe('image name (also the default tag)'),
-  release: z.string().regex(/^\d+\.\d+(\.\d+)?$/, 'a TC release such as "6.4.1"').describe('TC release, quoted; its major picks the mirror folder {major}.x'),
+  release: z.string().regex(RELEASE_OR_LATEST, 'a TC release such as "6.4.1", or latest')
+    .describe('TC release, quoted; its major picks the mirror folder {major}.x. latest: the release the mirror names in latest-x86 / latest-x86_64 (recorded in the lock)'),
   arch: z.union([ArchName, z.array(ArchName).min(1).refine((a) => new Set(a).size === a.length, 'each arch once')])
     .describe('x86 or x86_64, or a list of both for a multi-arch image (one image per arch in one OCI index)'),
   mirror: z.string().min(1).optional().describe('TC mirror URL or folder; --mirror and DBCO_MIRROR take precedence'),

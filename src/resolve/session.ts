@@ -10,6 +10,8 @@ import { fetchBase, kernelGetter, type FileSources, type KernelInfo } from './ba
 import { lockMatchesRecipe, lockPathFor, readLock, recipeFieldChanges } from './lock.js';
 import { MirrorDeps, tczDir } from './mirror-deps.js';
 import { resolveExtensions, type Resolution } from './resolver.js';
+import { refuseLatestWithIso, resolveLatest } from './release.js';
+import { LATEST, latestPath } from '../recipe/release.js';
 
 const silent: Logger = { info: () => {}, warn: () => {} };
 
@@ -31,9 +33,30 @@ export async function openSession(recipe: string | LoadedRecipe, opts: SourceOpt
   const loaded = typeof recipe === 'string' ? await loadRecipe(recipe, { cacheRoot: cache.root, ...(opts.arch ? { arch: opts.arch } : {}) }) : recipe;
   const lockPath = lockPathFor(loaded.path, loaded.arches.length > 1 ? loaded.recipe.arch : undefined);
   const lock = await readLock(lockPath);
+  const latest = loaded.recipe.release === LATEST;
+  if (latest && typeof loaded.recipe.base === 'object' && 'iso' in loaded.recipe.base) refuseLatestWithIso(await fieldWhere(loaded, 'release'));
   const opened = await openSources(loaded, { cache, offline: opts.offline ?? false, log, ...(opts.mirror ? { mirror: opts.mirror } : {}) });
+  let narrowed = loaded.recipe;
+  if (latest) {
+    // Every later stage (mirror folders, kernel, labels, the lock) sees the release found; the lock's
+    // recipe digest stays that of the recipe as written.
+    const mirror = opened.sources[opened.sources.length - 1]!;
+    let release: string;
+    try {
+      release = await resolveLatest(mirror, loaded.recipe.arch);
+    } catch (err) {
+      await opened.close();
+      throw err;
+    }
+    log.info(`release: latest is ${release} (${mirror.urlOf(latestPath(loaded.recipe.arch))})`);
+    if (opts.frozen && lock && lock.release !== release) {
+      await opened.close();
+      throw new OfflineError(`--frozen: release: latest is now ${release} at ${mirror.urlOf(latestPath(loaded.recipe.arch))}, ${lockPath} has ${lock.release} (run dbco lock, or pin release:)`);
+    }
+    narrowed = { ...narrowed, release };
+  }
   const session: Session = {
-    loaded, recipe: loaded.recipe, cache, sources: opened.sources, mirror: opened.mirror, lockPath, lock, opts, log,
+    loaded, recipe: narrowed, cache, sources: opened.sources, mirror: opened.mirror, lockPath, lock, opts, log,
     ...(opened.iso ? { iso: opened.iso } : {}),
     close: opened.close,
   };
@@ -63,7 +86,7 @@ export async function resolveSession(s: Session): Promise<ResolveRun> {
   const needsKernel = s.recipe.extensions?.some((e) => e.includes('-KERNEL')) ?? false;
   // The .dep answers it is made of are kept in the cache for good, so a successful resolution of the
   // same recipe bytes against the same sources can be kept the same way: a warm resolve reads one record.
-  const memoKey = needsKernel ? undefined : `dbco-resolution:${sha256Hex(JSON.stringify([s.loaded.digest, s.sources.map((x) => x.urlOf(''))]))}`;
+  const memoKey = needsKernel ? undefined : `dbco-resolution:${sha256Hex(JSON.stringify([s.loaded.digest, s.recipe.release, s.sources.map((x) => x.urlOf(''))]))}`;
   const memo = memoKey ? await s.cache.getMeta(memoKey, metadataMaxAgeMs(Boolean(s.opts.offline))) : undefined;
   let resolution: Resolution;
   if (memo?.present) {
@@ -78,4 +101,10 @@ export async function resolveSession(s: Session): Promise<ResolveRun> {
   }
   const k: KernelInfo = needsKernel ? await kernel.info() : { version: s.recipe.kernel_version };
   return { session: s, resolution, deps, kernel: k };
+}
+
+/** `file:line:column` of a recipe field, for an error found after parsing. */
+async function fieldWhere(loaded: LoadedRecipe, field: string): Promise<string> {
+  const { fieldPosition } = await import('../recipe/parse.js');
+  return fieldPosition(loaded.bytes.toString('utf8'), loaded.path, field);
 }

@@ -220,7 +220,7 @@ async function buildArch(document: RecipeDocumentFile, arch: Arch | undefined, o
   const log = opts.log ?? silent;
   // Loaded once (runDockerImage), narrowed here: the x86 check needs it before anything starts, and prepare() takes it on.
   const loaded = narrowRecipe(document, arch);
-  const { recipe } = loaded;
+  let { recipe } = loaded;
   const setup = setupOf(recipe);
   checkSetupMode(recipePath, recipe.arch, setup);
   const tag = opts.tag ?? recipe.image?.tag ?? `${recipe.name}:latest`;
@@ -232,6 +232,8 @@ async function buildArch(document: RecipeDocumentFile, arch: Arch | undefined, o
   const cacheRoot = opts.cache ?? defaultCacheDir();
   const cache = new Cache(cacheRoot);
   const inputs = await prepare(loaded, { mirror: opts.mirror, cache: cacheRoot, offline: opts.offline, frozen: opts.frozen, allowOutsideSrc: opts.allowOutsideSrc, kernel: false, log });
+  // The release as resolved (`release: latest` is the mirror's answer by now): what the labels name.
+  recipe = inputs.recipe;
   const epoch = buildEpoch();
   const rootfs = await assembleRootfs(inputs, { cache, epoch, maxLayers: opts.maxLayers ?? recipe.image?.max_layers, setup, log });
 
