@@ -38,6 +38,11 @@ function version(): string {
 export async function main(argv: string[]): Promise<number> {
   // SIGINT/SIGTERM: registered cleanups (temp files, engine objects, VMs) run, then exit 130/143.
   installInterruptHandlers();
+  // The version alone needs no command module (help and a bare `dbco` load them all).
+  if (argv.length === 1 && (argv[0] === '-V' || argv[0] === '--version')) {
+    process.stdout.write(`${version()}\n`);
+    return EXIT.ok;
+  }
   const program = new Command('dbco')
     .description('Declarative Tiny Core Linux rootfs builder: recipe in, Docker image or bootable disk out')
     .version(version(), '-V, --version', 'print the dbco version')

@@ -16,13 +16,41 @@ export async function writeAtomic<T>(cacheRoot: string, finalPath: string, produ
   return writeAtomicWith(path.join(cacheRoot, 'tmp'), finalPath, produce);
 }
 
-/** Streams chunks into the handle, calling onChunk on each (for hashing), and returns the byte count. */
+/** Chunks below this are copied into one batch (a tar is mostly 512-byte headers and small files). */
+const SMALL = 64 * 1024;
+/** A batch goes to disk when it holds this much. */
+const BATCH = 1024 * 1024;
+
+/**
+ * Streams chunks into the handle, calling onChunk on each (for hashing), and returns the byte count.
+ * Small chunks are copied into one batch and written together: one write per tar header costs a thread
+ * pool round trip each (thousands per layer), more than the bytes themselves. Large chunks are written as
+ * they are; a producer may reuse a chunk's memory once the next one is asked for, so none is kept by reference.
+ */
 export async function writeChunks(fh: FileHandle, chunks: AsyncIterable<Uint8Array>, onChunk?: (c: Uint8Array) => void): Promise<number> {
   let size = 0;
+  const batch = Buffer.allocUnsafe(BATCH);
+  let used = 0;
+  const flush = async (): Promise<void> => {
+    if (used > 0) await writeAll(fh, batch, used);
+    used = 0;
+  };
   for await (const chunk of chunks) {
     onChunk?.(chunk);
-    for (let off = 0; off < chunk.length;) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
     size += chunk.length;
+    if (chunk.length >= SMALL) {
+      await flush();
+      await writeAll(fh, chunk, chunk.length);
+      continue;
+    }
+    if (used + chunk.length > BATCH) await flush();
+    batch.set(chunk, used);
+    used += chunk.length;
   }
+  await flush();
   return size;
+}
+
+async function writeAll(fh: FileHandle, bytes: Uint8Array, length: number): Promise<void> {
+  for (let off = 0; off < length;) off += (await fh.write(bytes, off, length - off)).bytesWritten;
 }
