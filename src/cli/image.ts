@@ -61,7 +61,7 @@ export function registerImage(program: Command): void {
       }
       const log = stderrLogger(opts.quiet);
       const started = Date.now();
-      // Loaded on use: dockerode alone costs more start-up than a warm `dbco resolve` may take.
+      // Loaded on use: a warm `dbco resolve` must not pay for the engine client and the image builder.
       const { runDockerImage } = await import('../outputs/docker/build.js');
       const { connectRegistries, pushRefs, pushedLines } = await import('./push.js');
       const connected = pushing ? await connectRegistries(opts.push!, opts, log) : undefined;

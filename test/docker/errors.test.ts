@@ -98,7 +98,7 @@ describe('dbco image --docker: failures are clear, non-zero, tag nothing', () =>
     // Answers what dbco asks before loading (as dockerd would, for an engine with no images), then
     // takes the whole load request and never replies.
     const wedged = createHttpServer((req, res) => {
-      const url = req.url ?? '';
+      const url = (req.url ?? '').replace(/^\/v1\.\d+\//, '/'); // the API version dbco settled on
       if (req.method === 'POST' && url.startsWith('/images/load')) {
         req.on('data', () => undefined);
         req.on('end', () => loads.push(url));

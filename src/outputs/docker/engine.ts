@@ -1,11 +1,14 @@
 import { Readable } from 'node:stream';
-import Docker from 'dockerode';
+import type { IncomingMessage } from 'node:http';
 import { DockerError } from '../../errors.js';
 import { describeEngine, identifyEngine, kindFromPing, kindFromVersion, type EngineInfo } from './engine-info.js';
 import { parseLoadStream, type LoadReport } from './load-stream.js';
+import { EngineApi } from './engine-api/client.js';
+import { DEFAULT_SOCKET, endpointFor } from './engine-api/endpoint.js';
+import type { Call } from './engine-api/transport.js';
 
 export interface Engine {
-  docker: Docker;
+  api: EngineApi;
   /** Where the engine was looked for (DOCKER_HOST or the socket path), for messages. */
   where: string;
   /** What the engine said it is (kind, version, image store). */
@@ -16,7 +19,6 @@ export interface Engine {
   timeoutMs: number;
 }
 
-const DEFAULT_SOCKET = '/var/run/docker.sock';
 /** A load of a large layer can keep a slow engine silent for a while; a wedged one stays silent for good. */
 const DEFAULT_TIMEOUT_S = 120;
 
@@ -34,36 +36,21 @@ export function engineTimeoutMs(env = process.env): number {
 }
 
 interface DialOptions {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: Call['method'];
   path: string;
-  query?: Record<string, unknown>;
+  query?: Call['query'];
   /** Status codes taken as success; anything else is an error carrying statusCode. */
   ok?: number[];
-  /** Stream the response instead of parsing it. */
+  /** Resolve with the response stream instead of its parsed JSON. */
   stream?: boolean;
-  body?: Readable;
-  timeoutMs: number;
+  body?: Call['body'];
 }
 
-/**
- * One request to the engine, aborted (socket closed) when it stays silent for `timeoutMs`: a wedged
- * engine must not hang dbco. Errors carry the engine's statusCode and message.
- */
-function dial<T>(docker: Docker, opts: DialOptions): { result: Promise<T>; abort: AbortController } {
+/** One call; the AbortController closes its connection (a wedged engine must not hang dbco). */
+function dial<T>(api: EngineApi, opts: DialOptions): { result: Promise<T>; abort: AbortController } {
   const abort = new AbortController();
-  const statusCodes: Record<number, boolean | string> = {};
-  for (const c of opts.ok ?? [200, 201, 204]) statusCodes[c] = true;
-  const result = new Promise<T>((resolve, reject) => {
-    (docker.modem as unknown as { dial: (o: unknown, cb: (err: unknown, data: T) => void) => void }).dial({
-      path: `${opts.path}?`,
-      method: opts.method,
-      options: opts.query ?? {},
-      statusCodes,
-      isStream: opts.stream ?? false,
-      file: opts.body,
-      abortSignal: abort.signal,
-    }, (err, data) => (err ? reject(err) : resolve(data)));
-  });
+  const call: Call = { method: opts.method, path: opts.path, query: opts.query, body: opts.body, signal: abort.signal };
+  const result = (opts.stream ? api.stream(call, opts.ok) : api.json<T>(call, opts.ok)) as Promise<T>;
   return { result, abort };
 }
 
@@ -90,17 +77,17 @@ function statusOf(err: unknown): number | undefined {
   return (err as { statusCode?: number }).statusCode;
 }
 
-/** The engine's own message from an error body ({"message": ...}), else the error's. */
+/** The engine's own message (ApiError: with the status and the call), else the error's. */
 function reason(err: unknown): string {
-  const json = (err as { json?: { message?: string } }).json;
-  return (json?.message ?? (err as Error).message ?? String(err)).trim();
+  return ((err as Error).message ?? String(err)).trim();
 }
 
 /** A request to a connected engine; failures become DockerErrors naming the engine and `what`. */
-export async function request<T = unknown>(engine: Engine, what: string, opts: Omit<DialOptions, 'timeoutMs'>): Promise<T> {
-  const { result, abort } = dial<T>(engine.docker, { ...opts, timeoutMs: engine.timeoutMs });
+export async function request<T = unknown>(engine: Engine, what: string, opts: DialOptions & { deadline?: boolean }): Promise<T> {
+  const { result, abort } = dial<T>(engine.api, opts);
   try {
-    return await within(result, abort, engine.timeoutMs, what);
+    // deadline false: a call that legitimately takes long (waiting for a container's command).
+    return await (opts.deadline === false ? result : within(result, abort, engine.timeoutMs, what));
   } catch (err) {
     throw engineError(engine, what, err);
   }
@@ -122,25 +109,27 @@ export function engineError(engine: Engine, what: string, err: unknown): DockerE
 export async function connectEngine(pingTimeoutMs = 2000, host = process.env.DOCKER_HOST): Promise<Engine> {
   const where = host || engineLocation({});
   const timeoutMs = engineTimeoutMs();
-  let docker: Docker;
+  let api: EngineApi;
   try {
-    docker = dockerFor(host);
+    api = new EngineApi(endpointFor(host));
   } catch (err) {
     throw new DockerError(`bad DOCKER_HOST ${where}: ${(err as Error).message}`, { cause: err });
   }
   const ask = async <T>(path: string, ms = pingTimeoutMs, stream = false): Promise<T> => {
-    const { result, abort } = dial<T>(docker, { method: 'GET', path, timeoutMs: ms, stream });
+    const { result, abort } = dial<T>(api, { method: 'GET', path, stream });
     return within(result, abort, ms, `GET ${path}`);
   };
   let engineInfo: EngineInfo;
   try {
     // The ping's headers name the engine at once; Podman's /version and /info take seconds, so they are
     // asked only when the ping does not say, and /info only of dockerd (for its image store).
-    const ping = await ask<NodeJS.ReadableStream & { headers: Record<string, string | undefined> }>('/_ping', pingTimeoutMs, true);
+    const ping = await ask<IncomingMessage>('/_ping', pingTimeoutMs, true);
     ping.resume();
-    const headers = ping.headers ?? {};
+    const headers = ping.headers as Record<string, string | undefined>;
     const kind = kindFromPing({ server: headers.server, apiVersion: headers['api-version'], libpodApiVersion: headers['libpod-api-version'] })
       ?? kindFromVersion(await ask<Record<string, unknown>>('/version', timeoutMs));
+    // As the docker CLI: the lower of the engine's API version and ours, for every later call.
+    api.negotiate(headers['api-version'] || kind.apiVersion || undefined);
     const info = kind.kind === 'docker' ? await ask<Record<string, unknown>>('/info', Math.max(pingTimeoutMs, 5000)) : {};
     engineInfo = identifyEngine(kind, info);
   } catch (err) {
@@ -149,16 +138,7 @@ export async function connectEngine(pingTimeoutMs = 2000, host = process.env.DOC
       { cause: err },
     );
   }
-  return { docker, where, info: engineInfo, name: `${describeEngine(engineInfo)} at ${where}`, timeoutMs };
-}
-
-/** A client for DOCKER_HOST's forms: unix:///path, tcp://host:port (http), or the default socket. */
-function dockerFor(host: string | undefined): Docker {
-  if (!host) return new Docker({ socketPath: DEFAULT_SOCKET });
-  if (host === process.env.DOCKER_HOST) return new Docker(); // docker-modem reads DOCKER_HOST and DOCKER_TLS_* itself
-  if (host.startsWith('unix://')) return new Docker({ socketPath: host.slice('unix://'.length) });
-  const url = new URL(host.replace(/^tcp:/, 'http:'));
-  return new Docker({ host: url.hostname, port: Number(url.port) || 2375, protocol: url.protocol === 'https:' ? 'https' : 'http' });
+  return { api, where, info: engineInfo, name: `${describeEngine(engineInfo)} at ${where}`, timeoutMs };
 }
 
 export interface InspectedImage {
@@ -212,8 +192,8 @@ export async function loadArchive(engine: Engine, archive: AsyncIterable<Uint8Ar
     'it may be wedged). DBCO_ENGINE_TIMEOUT sets the limit in seconds');
   alive();
   try {
-    const d = dial<NodeJS.ReadableStream>(engine.docker, {
-      method: 'POST', path: '/images/load', query: { quiet: false }, ok: [200], stream: true, body, timeoutMs: engine.timeoutMs,
+    const d = dial<IncomingMessage>(engine.api, {
+      method: 'POST', path: '/images/load', query: { quiet: false }, ok: [200], stream: true, body,
     });
     abort = d.abort;
     let response: NodeJS.ReadableStream;
@@ -229,7 +209,7 @@ export async function loadArchive(engine: Engine, archive: AsyncIterable<Uint8Ar
       try {
         for await (const chunk of response as AsyncIterable<Buffer | string>) {
           alive();
-          yield chunk.toString();
+          yield chunk;
         }
       } catch (err) {
         if (timedOut) throw silent();

@@ -1,3 +1,5 @@
+import { jsonLines } from './engine-api/json-lines.js';
+
 /**
  * What an engine says while it loads an archive (POST /images/load): JSON lines, one object each.
  * dockerd (graph driver) says `Loaded image ID: sha256:<config digest>` for an untagged image and
@@ -22,19 +24,12 @@ interface LoadLine {
   errorDetail?: { message?: string };
 }
 
-export async function parseLoadStream(chunks: AsyncIterable<string>, fail: (message: string) => Error): Promise<LoadReport> {
+export async function parseLoadStream(chunks: AsyncIterable<Buffer | string>, fail: (message: string) => Error): Promise<LoadReport> {
   const report: LoadReport = { ids: [], refs: [], messages: [] };
-  const handle = (line: string): void => {
-    if (!line.trim()) return;
-    let msg: LoadLine;
-    try {
-      msg = JSON.parse(line) as LoadLine;
-    } catch {
-      throw fail(`unexpected reply ${JSON.stringify(line.slice(0, 200))}`);
-    }
+  for await (const msg of jsonLines<LoadLine>(chunks, (line) => fail(`unexpected reply ${JSON.stringify(line.slice(0, 200))}`))) {
     if (msg.error || msg.errorDetail) throw fail(msg.errorDetail?.message ?? msg.error ?? 'unknown error');
     // Progress bars ('Loading layer' with progressDetail) say nothing about what was loaded.
-    if (msg.status && msg.progressDetail) return;
+    if (msg.status && msg.progressDetail) continue;
     for (const text of (msg.stream ?? msg.status ?? '').split('\n')) {
       const t = text.trim();
       if (!t) continue;
@@ -44,16 +39,6 @@ export async function parseLoadStream(chunks: AsyncIterable<string>, fail: (mess
       const refs = /^Loaded image(?:\(s\))?:\s*(.+)$/.exec(t);
       if (refs) report.refs.push(...refs[1]!.split(',').map((r) => r.trim()).filter(Boolean));
     }
-  };
-  let pending = '';
-  for await (const chunk of chunks) {
-    pending += chunk;
-    let nl: number;
-    while ((nl = pending.indexOf('\n')) >= 0) {
-      handle(pending.slice(0, nl));
-      pending = pending.slice(nl + 1);
-    }
   }
-  handle(pending);
   return report;
 }

@@ -1,4 +1,6 @@
+import type { IncomingMessage } from 'node:http';
 import { engineError, request, type Engine } from './engine.js';
+import { readBody } from './engine-api/transport.js';
 import { LABEL_INTERNAL, LABEL_OWNER, ownerToken } from './owner.js';
 
 export interface RunOptions {
@@ -57,10 +59,9 @@ export async function runInContainer<T = undefined>(
   engine: Engine, image: string, cmd: string[], opts: RunOptions = {},
   inspect?: (containerId: string, exitCode: number) => Promise<T>,
 ): Promise<RunResult<T>> {
-  const { docker } = engine;
   let id: string;
   try {
-    const created = await docker.createContainer({
+    const created = await request<{ Id: string }>(engine, `creating a container from ${image}`, { method: 'POST', path: '/containers/create', body: {
       Image: image,
       Entrypoint: opts.entrypoint ?? [],
       Cmd: cmd,
@@ -70,8 +71,8 @@ export async function runInContainer<T = undefined>(
       NetworkDisabled: true,
       Labels: { ...opts.labels, [LABEL_INTERNAL]: '1', [LABEL_OWNER]: ownerToken() },
       HostConfig: { NetworkMode: 'none' },
-    });
-    id = created.id;
+    } });
+    id = created.Id;
   } catch (err) {
     throw engineError(engine, `creating a container from ${image}`, err);
   }
@@ -82,17 +83,15 @@ export async function runInContainer<T = undefined>(
   };
   const untrack = opts.track?.(remove, `container ${id.slice(0, 12)}`);
   try {
-    const container = docker.getContainer(id);
-    try {
-      await container.start();
-    } catch (err) {
-      throw engineError(engine, `starting a container of ${image}`, err);
-    }
+    await request(engine, `starting a container of ${image}`, { method: 'POST', path: `/containers/${id}/start`, ok: [204, 304] });
     // No deadline here: the command may legitimately run for long; an interrupt removes the container.
-    const waited = (await container.wait().catch((err: unknown) => { throw engineError(engine, `waiting for a container of ${image}`, err); })) as { StatusCode: number };
-    const logs = await container.logs({ stdout: true, stderr: true, follow: false })
-      .catch((err: unknown) => { throw engineError(engine, `reading a container's output`, err); });
-    const text = demux(Buffer.isBuffer(logs) ? logs : Buffer.from(logs as unknown as string));
+    const waited = await request<{ StatusCode: number }>(engine, `waiting for a container of ${image}`, {
+      method: 'POST', path: `/containers/${id}/wait`, deadline: false,
+    });
+    const logs = await request<IncomingMessage>(engine, `reading a container's output`, {
+      method: 'GET', path: `/containers/${id}/logs`, query: { stdout: true, stderr: true, follow: false }, stream: true,
+    });
+    const text = demux(await readBody(logs).catch((err: unknown) => { throw engineError(engine, `reading a container's output`, err); }));
     const after = (inspect ? await inspect(id, waited.StatusCode) : undefined) as T;
     return { exitCode: waited.StatusCode, ...text, after };
   } finally {

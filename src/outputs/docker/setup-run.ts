@@ -1,10 +1,11 @@
+import type { IncomingMessage } from 'node:http';
 import type { Entry } from '../../formats/entry.js';
 import { readTar } from '../../formats/tar/index.js';
 import { DockerError } from '../../errors.js';
 import type { Logger } from '../../io/logger.js';
 import type { Layer } from '../../rootfs/layer.js';
 import { diffSetupLayer } from './setup-diff.js';
-import { engineError, type Engine } from './engine.js';
+import { request, type Engine } from './engine.js';
 import { runInContainer, type RunOptions } from './run-container.js';
 
 /**
@@ -36,9 +37,8 @@ export async function runSetup(engine: Engine, imageRef: string, opts: {
   const run = await runInContainer(engine, imageRef, setupCommand(opts.extensions), { user: '0', workdir: '/', labels: { 'dbco.setup': 'true' }, track: opts.track },
     async (id, exitCode) => {
       if (exitCode !== 0) return undefined;
-      const exported = await engine.docker.getContainer(id).export()
-        .catch((err: unknown) => { throw engineError(engine, 'exporting the setup container', err); });
-      return diffSetupLayer(opts.lower, readTar(exported as unknown as AsyncIterable<Uint8Array>), {
+      const exported = await request<IncomingMessage>(engine, 'exporting the setup container', { method: 'GET', path: `/containers/${id}/export`, stream: true });
+      return diffSetupLayer(opts.lower, readTar(exported), {
         epoch: opts.epoch, cacheKey: opts.cacheKey, spoolDir: opts.spoolDir,
       });
     });
