@@ -51,25 +51,58 @@ const isRetryableStatus = (status: number): boolean => status >= 500 || status =
  */
 export class Transport {
   base = '';
-  private readonly agent: https.Agent | http.Agent;
+  private tlsAgent: https.Agent | undefined;
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 8 });
   private readonly retries: number;
   private readonly backoffMs: number;
 
   constructor(readonly registry: string, private readonly opts: TransportOptions = {}) {
-    const tls = tlsOptionsFor(registry, opts.env);
-    // One context for every connection: given `ca` instead, Node parses the whole CA list again for
-    // each new socket (a quarter of a second on a busy machine).
-    const secureContext = createSecureContext({ ca: tls.ca, cert: tls.cert, key: tls.key });
-    this.agent = new https.Agent({ keepAlive: true, maxSockets: 8, secureContext, rejectUnauthorized: !opts.insecure });
     this.retries = opts.retries ?? 4;
     this.backoffMs = opts.backoffMs ?? 250;
+  }
+
+  /**
+   * The verifying agent, made on the first https request: parsing the CA list costs ~0.1 s of CPU, which a
+   * plain-http registry on loopback never needs. One context serves every connection: given `ca` instead,
+   * Node parses the whole list again for each new socket.
+   */
+  private agentForTls(): https.Agent {
+    if (!this.tlsAgent) {
+      const tls = tlsOptionsFor(this.registry, this.opts.env);
+      const secureContext = createSecureContext({ ca: tls.ca, cert: tls.cert, key: tls.key });
+      this.tlsAgent = new https.Agent({ keepAlive: true, maxSockets: 8, secureContext, rejectUnauthorized: !this.opts.insecure });
+    }
+    return this.tlsAgent;
+  }
+
+  /**
+   * Whether the server answers a TLS hello as a plain-http server does, asked without the CA list (no
+   * verification: nothing is sent but the hello, and a server that speaks TLS is then asked again, verified).
+   */
+  private async speaksPlainHttp(host: string): Promise<boolean> {
+    const agent = new https.Agent({ keepAlive: false, rejectUnauthorized: false });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const r = https.request(`https://${host}/v2/`, { method: 'GET', agent }, (res) => { res.resume(); resolve(); });
+        r.on('error', reject);
+        r.end();
+      });
+      return false;
+    } catch (err) {
+      return PLAIN_HTTP_CODES.has(errCode(err));
+    } finally {
+      agent.destroy();
+    }
   }
 
   /** Chooses the scheme with GET /v2/ and returns that answer (the auth challenge, if any). */
   async ping(): Promise<HttpResponse> {
     const host = apiHost(this.registry);
     const mayBePlain = this.opts.insecure || isLoopback(this.registry);
+    if (mayBePlain && await this.speaksPlainHttp(host)) {
+      this.base = `http://${host}`;
+      return await this.send({ method: 'GET', url: '/v2/' });
+    }
     this.base = `https://${host}`;
     try {
       return await this.send({ method: 'GET', url: '/v2/' });
@@ -98,14 +131,14 @@ export class Transport {
   }
 
   close(): void {
-    this.agent.destroy();
+    this.tlsAgent?.destroy();
     this.httpAgent.destroy();
   }
 
   private once(req: HttpRequest, url: string): Promise<HttpResponse> {
     const u = new URL(url);
     const lib = u.protocol === 'https:' ? https : http;
-    const agent = u.protocol === 'https:' ? this.agent : this.httpAgent;
+    const agent = u.protocol === 'https:' ? this.agentForTls() : this.httpAgent;
     return new Promise<HttpResponse>((resolve, reject) => {
       const r = lib.request(u, { method: req.method, headers: req.headers, agent }, (res) => {
         const parts: Buffer[] = [];
