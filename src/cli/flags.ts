@@ -64,20 +64,22 @@ function kindOf(p: string): 'dir' | 'other' | 'missing' {
   }
 }
 
+function checkFileToWrite(flag: string, out: string, example: string): void {
+  if (kindOf(out) === 'dir') throw new UsageError(`${flag} ${out}: is a folder; give the file to write, e.g. ${path.join(out, example)}`);
+  const parent = path.dirname(path.resolve(out));
+  const pk = kindOf(parent);
+  if (pk === 'missing') throw new UsageError(`${flag} ${out}: folder ${parent} does not exist (dbco does not create it)`);
+  if (pk !== 'dir') throw new UsageError(`${flag} ${out}: ${parent} is not a folder`);
+}
+
 /**
  * Checked before a command does any work, so a wrong path is one clear line rather than a failure
- * deep in a build: `-o` names a file whose folder exists (dbco never creates parents: a typo would
+ * deep in a build: `-o` (and `--sbom`) names a file whose folder exists (dbco never creates parents: a typo would
  * otherwise scatter folders), and the cache, when it exists, is a folder.
  */
-export function checkPaths(opts: { output?: unknown; cache?: unknown }, env: NodeJS.ProcessEnv = process.env): void {
-  if (typeof opts.output === 'string') {
-    const out = opts.output;
-    if (kindOf(out) === 'dir') throw new UsageError(`-o ${out}: is a folder; give the file to write, e.g. ${path.join(out, 'out.tar')}`);
-    const parent = path.dirname(path.resolve(out));
-    const pk = kindOf(parent);
-    if (pk === 'missing') throw new UsageError(`-o ${out}: folder ${parent} does not exist (dbco does not create it)`);
-    if (pk !== 'dir') throw new UsageError(`-o ${out}: ${parent} is not a folder`);
-  }
+export function checkPaths(opts: { output?: unknown; cache?: unknown; sbom?: unknown }, env: NodeJS.ProcessEnv = process.env): void {
+  if (typeof opts.output === 'string') checkFileToWrite('-o', opts.output, 'out.tar');
+  if (typeof opts.sbom === 'string') checkFileToWrite('--sbom', opts.sbom, 'sbom.cdx.json');
   const cache = typeof opts.cache === 'string' ? opts.cache : env.DBCO_CACHE;
   if (cache && kindOf(cache) === 'other') {
     throw new UsageError(`${typeof opts.cache === 'string' ? '--cache' : 'DBCO_CACHE'} ${cache}: is a file, not a folder`);

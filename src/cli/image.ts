@@ -8,7 +8,7 @@ import { registerRootfs } from './rootfs.js';
 import { pushOption, type PushCommandOptions } from './push.js';
 
 /** Options shared by --docker and --disk; the disk output reads its own extras from the same object. */
-export interface ImageCommandOptions extends Omit<DockerImageOptions, 'log'>, Omit<PushCommandOptions, 'cache'> {
+export interface ImageCommandOptions extends Omit<DockerImageOptions, 'log' | 'sbom'>, Omit<PushCommandOptions, 'cache'> {
   docker?: boolean;
   disk?: boolean;
   format?: 'raw' | 'qcow2' | 'vmdk' | 'vhd' | 'vhdx' | 'ova';
@@ -19,6 +19,8 @@ export interface ImageCommandOptions extends Omit<DockerImageOptions, 'log'>, Om
   memory?: number;
   quiet?: boolean;
   json?: boolean;
+  /** --sbom FILE: the CycloneDX SBOM (one per platform: FILE.<arch>.json beside it). */
+  sbom?: string;
 }
 
 export function registerImage(program: Command): void {
@@ -36,6 +38,7 @@ export function registerImage(program: Command): void {
     .option('--packer-template-only', '--disk: write the Packer template and stop')
     .option('--no-packer', '--disk: host-side assembly only, no VM stage')
     .option('--build-dir <dir>', '--disk: folder for the Packer template, logs and intermediate disks')
+    .option('--sbom <file>', 'write the CycloneDX 1.6 SBOM here (a multi-arch build: one per arch, <file> with the arch before its extension); --output and --push then carry it as an OCI artifact of the image')
     .option('--json', '--docker/--push: print the result as JSON (engine, image ID, config and manifest digests, tag, layers, pushed digests)');
   platformOption(pushOption(allowOutsideSrcOption(memoryOption(buildOptions(cmd), '--disk: VM'))), 'the one arch of a multi-arch recipe to build (default: --output and --push take all in one index, loading takes the host\'s)')
     .action(async (recipePath: string, opts: ImageCommandOptions) => {
@@ -71,6 +74,7 @@ export function registerImage(program: Command): void {
         load: opts.docker ? undefined : false,
         ...(opts.platform ? { platform: opts.platform } : {}),
         ...(pushing ? { allPlatforms: true } : {}),
+        ...(opts.sbom ? { sbom: true } : {}),
       }).catch((err: unknown) => {
         for (const c of connected?.values() ?? []) c.close();
         throw err;
@@ -88,12 +92,17 @@ export function registerImage(program: Command): void {
         const engine = `${describeEngine(result.engine)} at ${result.engine.where}`;
         log.info(result.alreadyLoaded ? `${engine} already had this image: tagged only` : `loaded into ${engine}`);
       }
+      const sbomFiles = result.sboms && opts.sbom
+        ? await (await import('../outputs/sbom.js')).writeSbomFiles(opts.sbom, result.sboms)
+        : [];
+      for (const f of sbomFiles) log.info(`wrote the SBOM ${f}`);
       // --push reads the image from the cached layers: the same layout --output writes, no archive needed.
       const { layoutFromBuild } = await import('../outputs/oci/layout.js');
       const pushed = pushing ? await pushRefs(layoutFromBuild(result.archive), opts.push!, opts, log, connected) : [];
       if (opts.json) {
-        const { archive: _archive, ...rest } = result;
-        process.stdout.write(`${JSON.stringify({ ...rest, engine: rest.engine ?? null, pushed }, null, 2)}\n`);
+        const { archive: _archive, sboms, ...rest } = result;
+        const sbom = (sboms ?? []).map((s, i) => ({ platform: s.platform, file: sbomFiles[i], artifactDigest: s.artifactDigest }));
+        process.stdout.write(`${JSON.stringify({ ...rest, engine: rest.engine ?? null, pushed, ...(sbom.length ? { sbom } : {}) }, null, 2)}\n`);
       } else {
         process.stdout.write(`${result.id}\n${result.tag}\n${pushedLines(pushed)}`);
       }

@@ -103,13 +103,14 @@ export class HttpMirror implements MirrorSource {
 
   /**
    * The mirror's answer, believed only once it looks right (checkMetaText; a bad body is asked again a
-   * few times, then refused). A 404 for a .dep means "no dependencies" for a day, and one for an
-   * .md5.txt means "payload unchecked" (and one for latest-* refuses `release: latest`), so each is believed only when a second request after a pause
-   * says the same: a mirror mid-sync or a flaky proxy answers one transient 404, not two in a row.
+   * few times, then refused). A 404 for a .dep means "no dependencies" for a day, one for an
+   * .md5.txt "payload unchecked", one for a .tcz.info "no version in the SBOM" (and one for latest-*
+   * refuses `release: latest`), so each is believed only when a second request after a pause says the
+   * same: a mirror mid-sync or a flaky proxy answers one transient 404, not two in a row.
    */
   private async askText(url: string): Promise<string | null> {
     const attempts = 3;
-    let confirmations = url.endsWith('.dep') || url.endsWith('.md5.txt') || isLatestPath(url) ? 1 : 0;
+    let confirmations = url.endsWith('.dep') || url.endsWith('.md5.txt') || url.endsWith('.tcz.info') || isLatestPath(url) ? 1 : 0;
     for (let attempt = 1; ; attempt++) {
       const sink = new MemorySink(MAX_TEXT);
       const found = await this.sem.run(() => download(url, sink, this.policy));

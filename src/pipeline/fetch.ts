@@ -11,6 +11,9 @@ import { MirrorDeps, tczDir } from '../resolve/mirror-deps.js';
 import type { PreparedExtension, PreparedInputs } from '../resolve/prepared.js';
 import { resolveExtensions, type Resolution } from '../resolve/resolver.js';
 import type { Session } from '../resolve/session.js';
+import { parseInfoText, type TczInfo } from '../resolve/info-file.js';
+import { withTcz } from '../resolve/dep-file.js';
+import type { MirrorSource } from '../mirror/types.js';
 
 export interface FetchRun {
   inputs: PreparedInputs;
@@ -66,7 +69,10 @@ export async function fetchSession(s: Session): Promise<FetchRun> {
   const [base, k] = await Promise.all([basePromise, wantKernel ? kernel.info() : Promise.resolve(noKernel)]);
   // The lock remembers a version found in the base's modules, which the kernel header alone may not give.
   if (useLock && !k.version && s.lock!.kernelVersion) k.version = s.lock!.kernelVersion;
-  const extensions: PreparedExtension[] = resolution.extensions.map((e) => ({ name: e.name, file: deps.files.get(e.name)!, deps: e.deps }));
+  const infos = s.opts.info ? await Promise.all(resolution.extensions.map((e) => readInfo(deps.origin.get(e.name) ?? s.sources, `${dir}/${e.name}.info`))) : [];
+  const extensions: PreparedExtension[] = resolution.extensions.map((e, i) => ({
+    name: e.name, file: deps.files.get(e.name)!, deps: e.deps, ...(infos[i] ? { info: infos[i] } : {}),
+  }));
   // Last use, for `dbco cache gc`: what this build reads is recent.
   await markUsed([base.file.path, ...(k.file ? [k.file.path] : []), ...extensions.map((e) => e.file.path)].filter((p) => p.startsWith(s.cache.root)));
   const lock = buildLock(s, base, k, extensions);
@@ -89,8 +95,21 @@ export async function fetchSession(s: Session): Promise<FetchRun> {
     ...(k.file ? { kernel: k.file } : {}),
     ...(k.version ? { kernelVersion: k.version } : {}),
     extensions,
+    roots: resolution.roots.map(withTcz),
   };
   return { inputs, lock, resolution };
+}
+
+/**
+ * An extension's .tcz.info from the source its .tcz came from (or, resolved from the lock, the first
+ * source that has one), through the metadata store like a .dep. Absent: no version, no error.
+ */
+async function readInfo(from: MirrorSource | MirrorSource[], rel: string): Promise<TczInfo | undefined> {
+  for (const src of Array.isArray(from) ? from : [from]) {
+    const text = await src.text(rel);
+    if (text !== null) return parseInfoText(text);
+  }
+  return undefined;
 }
 
 function locked(f: CachedFile, rel: string, recipeDir: string): LockedFile {

@@ -5,6 +5,7 @@
 import type { Arch, Recipe } from '../recipe/schema.js';
 import type { CachedFile } from '../cache/cached-file.js';
 import type { Logger } from '../io/logger.js';
+import type { TczInfo } from './info-file.js';
 
 export interface SourceOptions {
   mirror?: string;
@@ -21,6 +22,8 @@ export interface SourceOptions {
   allowOutsideSrc?: boolean;
   /** The arch this run builds, for a recipe that lists several (each arch resolves and locks on its own). */
   arch?: Arch;
+  /** Read each extension's .tcz.info too (for the SBOM); a mirror without one is not an error. */
+  info?: boolean;
 }
 
 export interface PreparedExtension {
@@ -29,6 +32,8 @@ export interface PreparedExtension {
   file: CachedFile;
   /** Direct dependencies as named in its .dep (cleaned, .tcz appended, KERNEL substituted). */
   deps: string[];
+  /** Its .tcz.info's fields, when asked for (SourceOptions.info) and the mirror has one. */
+  info?: TczInfo;
 }
 
 export interface PreparedInputs {
@@ -45,6 +50,8 @@ export interface PreparedInputs {
   kernelVersion?: string;
   /** Dependencies before dependants, the order tce-load installs them. */
   extensions: PreparedExtension[];
+  /** The recipe's own extensions as resolved (normalized names): the roots of the dependency tree. */
+  roots?: string[];
   /** `files[].src` may name host files outside recipeDir (the user said so on the command line). */
   allowOutsideSrc?: boolean;
 }

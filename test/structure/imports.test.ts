@@ -17,6 +17,7 @@ const FLOORS: Floors = [
   ['resolve'],
   ['pipeline'],
   ['rootfs'],
+  ['sbom'],
   ['outputs'],
   ['cli'],
 ];
@@ -29,7 +30,7 @@ describe('the import graph of src/', () => {
 
   test('is read: every folder is there and imports are found', () => {
     const stages = new Set([...graph.keys()].map((f) => f.split('/')[0]));
-    expect([...stages].sort()).toEqual(expect.arrayContaining(['cache', 'cli', 'formats', 'io', 'mirror', 'outputs', 'pipeline', 'recipe', 'resolve', 'rootfs']));
+    expect([...stages].sort()).toEqual(expect.arrayContaining(['cache', 'cli', 'formats', 'io', 'mirror', 'outputs', 'pipeline', 'recipe', 'resolve', 'rootfs', 'sbom']));
     expect(graph.get('pipeline/prepare.ts')).toContain('resolve/session.ts'); // a dynamic import counts
     expect(graph.get('resolve/prepared.ts')).toContain('cache/cached-file.ts'); // so does a type-only one
   });

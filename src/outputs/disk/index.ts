@@ -44,6 +44,8 @@ export interface DiskImageOptions {
   log?: Logger;
   /** linux/386 or linux/amd64: which arch of a multi-arch recipe the disk is for (a disk holds one). */
   platform?: string;
+  /** --sbom FILE: the disk's CycloneDX SBOM, written once the disk is. */
+  sbom?: string;
 }
 
 export interface DiskImageResult {
@@ -55,6 +57,8 @@ export interface DiskImageResult {
   provisionOutput?: string;
   /** Milliseconds spent in host-side assembly and in the VM stage. */
   timings: { assembleMs: number; packerMs?: number };
+  /** The SBOM file written (--sbom). */
+  sbom?: string;
 }
 
 function stderrLog(quiet?: boolean): Logger {
@@ -114,6 +118,7 @@ export async function runDiskImage(recipePath: string, opts: DiskImageOptions = 
   const inputs = await prepare(recipePath, {
     mirror: opts.mirror, cache: cacheRoot, offline: opts.offline, frozen: opts.frozen, allowOutsideSrc: opts.allowOutsideSrc, log,
     ...(opts.platform ? { arch: archOfPlatform(opts.platform) } : {}),
+    ...(opts.sbom ? { info: true } : {}),
   });
   const { recipe } = inputs;
   const choice = chooseFormat(recipePath, recipe, { format: opts.format, output: opts.output, subformat: opts.subformat, sizeBytes: parseSize(recipe.disk?.size ?? '64M') });
@@ -186,8 +191,18 @@ export async function runDiskImage(recipePath: string, opts: DiskImageOptions = 
     if (choice.format !== 'raw') log.info(`${choice.format}${choice.subformat ? ` (${choice.subformat})` : ''} written in ${((Date.now() - t2) / 1000).toFixed(1)} s`);
     if (paths) await rm(paths.outputDir, { recursive: true, force: true });
     log.info(`wrote ${output}`);
+    const sbom = opts.sbom ? await writeDiskSbom(inputs, opts.sbom, epoch) : undefined;
+    if (sbom) log.info(`wrote the SBOM ${sbom}`);
     // The CLI (no logger given) prints the result on stdout, like --docker prints the image ID.
     if (!opts.log) process.stdout.write(`${output}\n`);
-    return { output, buildDir, fsUuid: disk.fsUuid, cmdline: disk.cmdline, packer: paths, provisionOutput, timings: { assembleMs, packerMs } };
+    return { output, buildDir, fsUuid: disk.fsUuid, cmdline: disk.cmdline, packer: paths, provisionOutput, timings: { assembleMs, packerMs }, ...(sbom ? { sbom } : {}) };
   }
+}
+
+/** The disk's SBOM (the same builder as the image's: base, extensions, graph; the subject an operating system) into `file`. */
+export async function writeDiskSbom(inputs: PreparedInputs, file: string, epoch: number): Promise<string> {
+  const { sbomOfBuild, writeSbomFiles } = await import('../sbom.js');
+  const bytes = sbomOfBuild(inputs, { kind: 'disk', name: inputs.recipe.name }, epoch);
+  const [written] = await writeSbomFiles(file, [{ arch: inputs.recipe.arch, bytes }]);
+  return written!;
 }

@@ -34,7 +34,10 @@ export interface ArchiveInput {
    * skips them by chain ID). Only for the engine; an archive meant to be kept has every blob.
    */
   omit?: ReadonlySet<string>;
-  /** A CycloneDX SBOM of the image: then index.json names an image index holding the image and the SBOM artifact. */
+  /**
+   * A CycloneDX SBOM of the image: written as an OCI 1.1 artifact whose subject is the image manifest,
+   * listed in index.json beside the image (the image and its digest stay what they are without it).
+   */
   sbom?: Buffer;
 }
 
@@ -53,7 +56,7 @@ export interface IndexArchiveInput {
 }
 
 export interface ArchivePlan {
-  /** The image manifest (one platform, no SBOM) or the image index the tags name. */
+  /** The image manifest (one platform) or the image index (several) the tags name. */
   manifestDigest: string;
   /** Per platform: its image manifest and, with an SBOM, the artifact manifest whose subject it is. */
   platforms: { platform: string; manifestDigest: string; manifestSize: number; sbomManifestDigest?: string }[];
@@ -125,42 +128,58 @@ function tagAnnotations(tag: string | undefined): Record<string, string> | undef
  * image layout (oci-layout, index.json, blobs/sha256), so docker load, skopeo and umoci all read it.
  */
 export function planArchive(input: ArchiveInput): ArchivePlan {
-  if (input.sbom) return planIndexArchive({ images: [{ config: input.config, layers: input.layers, sbom: input.sbom }], tags: input.tags, mtime: input.mtime });
   const configHex = hexOf(input.config.id);
   const manifest = imageManifest(input.config, input.layers);
   const manifestBytes = manifest.bytes;
   const manifestDigest = manifest.digest;
-  const descriptors = (input.tags.length ? input.tags : [undefined]).map((tag) => ({
+  const descriptors: Record<string, unknown>[] = (input.tags.length ? input.tags : [undefined]).map((tag) => ({
     mediaType: MEDIA_MANIFEST,
     digest: manifestDigest,
     size: manifestBytes.length,
     annotations: tagAnnotations(tag),
   }));
+  const members = new Map<string, Buffer>([
+    [`blobs/sha256/${configHex}`, input.config.bytes],
+    [`blobs/sha256/${hexOf(manifestDigest)}`, manifestBytes],
+  ]);
+  const p = platformOf(input.config);
+  const platform: ArchivePlan['platforms'][number] = { platform: `${p.os}/${p.architecture}`, manifestDigest, manifestSize: manifestBytes.length };
+  if (input.sbom) {
+    descriptors.push(addSbom(members, input.sbom, manifest));
+    platform.sbomManifestDigest = descriptors[descriptors.length - 1]!.digest as string;
+  }
   const index = { schemaVersion: 2, mediaType: MEDIA_INDEX, manifests: descriptors };
   const dockerManifest = [{
     Config: `blobs/sha256/${configHex}`,
     RepoTags: input.tags.length ? input.tags : null,
     Layers: input.layers.map((l) => `blobs/sha256/${hexOf(l.diffId)}`),
   }];
-
-  const members = new Map<string, Buffer>([
-    [`blobs/sha256/${configHex}`, input.config.bytes],
-    [`blobs/sha256/${hexOf(manifestDigest)}`, manifestBytes],
-    ['index.json', Buffer.from(canonicalJson(index))],
-    ['manifest.json', Buffer.from(JSON.stringify(dockerManifest))],
-    ['oci-layout', Buffer.from(canonicalJson({ imageLayoutVersion: '1.0.0' }))],
-  ]);
+  members.set('index.json', Buffer.from(canonicalJson(index)));
+  members.set('manifest.json', Buffer.from(JSON.stringify(dockerManifest)));
+  members.set('oci-layout', Buffer.from(canonicalJson({ imageLayoutVersion: '1.0.0' })));
   const layerBlobs = new Map<string, ArchiveLayer>();
   for (const l of input.layers) layerBlobs.set(`blobs/sha256/${hexOf(l.diffId)}`, l);
-  const p = platformOf(input.config);
-  return { manifestDigest, platforms: [{ platform: `${p.os}/${p.architecture}`, manifestDigest, manifestSize: manifestBytes.length }], members, layerBlobs };
+  return { manifestDigest, platforms: [platform], members: input.sbom ? sortedMembers(members) : members, layerBlobs };
+}
+
+/**
+ * The SBOM artifact's blobs into `members`; its descriptor for index.json. Listed at the top of the
+ * layout, not inside the image (index), so the image's digest does not depend on whether an SBOM was
+ * asked for; a push finds it there as an artifact with a subject (src/outputs/oci/walk.ts).
+ */
+function addSbom(members: Map<string, Buffer>, sbom: Buffer, subject: PlannedManifest): Record<string, unknown> {
+  const art = sbomManifest(sbom, subject);
+  members.set(`blobs/sha256/${hexOf(art.blob.digest)}`, art.blob.bytes);
+  members.set(`blobs/sha256/${hexOf(art.digest)}`, art.bytes);
+  members.set(`blobs/sha256/${sha256Hex(EMPTY_BLOB)}`, EMPTY_BLOB);
+  return { mediaType: MEDIA_MANIFEST, artifactType: MEDIA_CYCLONEDX, digest: art.digest, size: art.bytes.length };
 }
 
 /**
  * Several platforms (and SBOMs) of one image: index.json names one image index, as `docker save` of a
  * multi-platform image does, so `skopeo inspect oci-archive:FILE` needs no reference and picks the
- * platform. The index lists each platform's manifest and each SBOM artifact (no platform: a client
- * choosing a platform passes over it). manifest.json, read by `docker load`, holds one image: linux/amd64
+ * platform. The image index lists each platform's manifest; index.json lists it and, beside it, each
+ * platform's SBOM artifact (addSbom). manifest.json, read by `docker load`, holds one image: linux/amd64
  * when there is one (Docker runs on 64-bit hosts only; the choice must not depend on the building
  * machine, or the archive's bytes would), else the first. Another platform loads with `dbco image --docker --platform`.
  */
@@ -180,21 +199,18 @@ export function planIndexArchive(input: IndexArchiveInput): ArchivePlan {
     descriptors.push({ mediaType: MEDIA_MANIFEST, digest: manifest.digest, size: manifest.bytes.length, platform });
     const entry: ArchivePlan['platforms'][number] = { platform: `${platform.os}/${platform.architecture}`, manifestDigest: manifest.digest, manifestSize: manifest.bytes.length };
     if (image.sbom) {
-      const art = sbomManifest(image.sbom, manifest);
-      members.set(`blobs/sha256/${hexOf(art.blob.digest)}`, art.blob.bytes);
-      members.set(`blobs/sha256/${hexOf(art.digest)}`, art.bytes);
-      members.set(`blobs/sha256/${hexOf(`sha256:${sha256Hex(EMPTY_BLOB)}`)}`, EMPTY_BLOB);
-      artifacts.push({ mediaType: MEDIA_MANIFEST, artifactType: MEDIA_CYCLONEDX, digest: art.digest, size: art.bytes.length });
-      entry.sbomManifestDigest = art.digest;
+      const art = addSbom(members, image.sbom, manifest);
+      artifacts.push(art);
+      entry.sbomManifestDigest = art.digest as string;
     }
     platforms.push(entry);
   }
-  const imageIndex = planned({ schemaVersion: 2, mediaType: MEDIA_INDEX, manifests: [...descriptors, ...artifacts] });
+  const imageIndex = planned({ schemaVersion: 2, mediaType: MEDIA_INDEX, manifests: descriptors });
   members.set(`blobs/sha256/${hexOf(imageIndex.digest)}`, imageIndex.bytes);
   const top = (input.tags.length ? input.tags : [undefined]).map((tag) => ({
     mediaType: MEDIA_INDEX, digest: imageIndex.digest, size: imageIndex.bytes.length, annotations: tagAnnotations(tag),
   }));
-  members.set('index.json', Buffer.from(canonicalJson({ schemaVersion: 2, mediaType: MEDIA_INDEX, manifests: top })));
+  members.set('index.json', Buffer.from(canonicalJson({ schemaVersion: 2, mediaType: MEDIA_INDEX, manifests: [...top, ...artifacts] })));
   const loadable = input.images.find((i) => platformOf(i.config).architecture === 'amd64') ?? input.images[0]!;
   members.set('manifest.json', Buffer.from(JSON.stringify([{
     Config: `blobs/sha256/${hexOf(loadable.config.id)}`,

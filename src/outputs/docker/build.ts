@@ -48,6 +48,11 @@ export interface DockerImageOptions {
   /** Build every arch of a multi-arch recipe into `archive` (one index, for --push) even when loading the host's. */
   allPlatforms?: boolean;
   /**
+   * Make a CycloneDX SBOM per platform (reads each extension's .tcz.info): returned in `sboms`, and in
+   * `archive` (so in --output and --push) as an artifact whose subject is the image manifest.
+   */
+  sbom?: boolean;
+  /**
    * Registers a cleanup to run on SIGINT/SIGTERM; returns the function that unregisters it. Engine
    * objects this run creates are removed through it. Default: the process-wide handler (io/interrupt).
    */
@@ -80,6 +85,8 @@ export interface DockerImageResult {
   platforms: { platform: string; id: string; manifestDigest?: string }[];
   /** The image as the archive writer takes it (cached layer files + config; every platform of a multi-arch build): what a push reads. */
   archive: ArchiveInput | IndexArchiveInput;
+  /** With `sbom`: each platform's SBOM bytes and the digest of the artifact manifest that carries it. */
+  sboms?: { platform: string; arch: Arch; bytes: Buffer; artifactDigest: string }[];
 }
 
 /** One arch's image, built up to its config: what loading, the archive and the SBOM take from a build. */
@@ -98,6 +105,8 @@ interface ArchBuild {
   previousLayers: string[];
   /** Unregisters the loader's interrupt cleanup. */
   untrack?: () => void;
+  /** The platform's CycloneDX SBOM, when asked for. */
+  sbom?: Buffer;
 }
 
 const silent: Logger = { info() {}, warn() {} };
@@ -169,7 +178,7 @@ async function buildMultiArch(file: RecipeDocumentFile, arches: Arch[], opts: Do
     await release(b);
     built.push(b);
   }
-  const images: ArchiveImage[] = built.map((b) => ({ config: b.config, layers: b.blobs }));
+  const images: ArchiveImage[] = built.map((b) => ({ config: b.config, layers: b.blobs, ...(b.sbom ? { sbom: b.sbom } : {}) }));
   const tag = built[0]!.tag;
   const epoch = built[0]!.epoch;
   const archive: IndexArchiveInput = { images, tags: [tag], mtime: epoch };
@@ -184,20 +193,28 @@ async function buildMultiArch(file: RecipeDocumentFile, arches: Arch[], opts: Do
     alreadyLoaded: false,
     setupRan: built.some((b) => b.setupRan),
     platforms: built.map((b, i) => ({ platform: PLATFORM[b.recipe.arch], id: b.config.id, manifestDigest: plan.platforms[i]!.manifestDigest })),
+    ...sbomsOf(built, plan.platforms),
   };
   return { result, builds: built };
+}
+
+function sbomsOf(builds: ArchBuild[], planned: { sbomManifestDigest?: string }[]): Pick<DockerImageResult, 'sboms'> {
+  if (!builds.every((b) => b.sbom)) return {};
+  return { sboms: builds.map((b, i) => ({ platform: PLATFORM[b.recipe.arch], arch: b.recipe.arch, bytes: b.sbom!, artifactDigest: planned[i]!.sbomManifestDigest! })) };
 }
 
 async function finish(b: ArchBuild, opts: DockerImageOptions): Promise<DockerImageResult> {
   const { config, blobs, layers, tag, setupRan, epoch } = b;
   const platforms = [{ platform: PLATFORM[b.recipe.arch], id: config.id }];
-  const archive: ArchiveInput = { config, layers: blobs, tags: [tag], mtime: epoch };
-  const manifestDigest = planArchive({ ...archive, tags: [] }).manifestDigest;
+  const archive: ArchiveInput = { config, layers: blobs, tags: [tag], mtime: epoch, ...(b.sbom ? { sbom: b.sbom } : {}) };
+  const plan = planArchive({ ...archive, tags: [] });
+  const { manifestDigest } = plan;
   const result = (id: string, alreadyLoaded: boolean, inEngine: (i: number) => boolean, e?: Engine): DockerImageResult => ({
     id, configDigest: config.id, manifestDigest, tag,
     ...(e ? { engine: { ...e.info, where: e.where } } : {}),
     layers: layers.map((l, i) => ({ ...l, inEngine: inEngine(i) })),
     alreadyLoaded, setupRan, platforms, archive,
+    ...sbomsOf([b], plan.platforms),
   });
   if (opts.output) await writeStreamAtomic(writeImageArchive(archive), opts.output);
   if (opts.output || opts.load === false) return result(config.id, false, () => false);
@@ -231,7 +248,10 @@ async function buildArch(document: RecipeDocumentFile, arch: Arch | undefined, o
 
   const cacheRoot = opts.cache ?? defaultCacheDir();
   const cache = new Cache(cacheRoot);
-  const inputs = await prepare(loaded, { mirror: opts.mirror, cache: cacheRoot, offline: opts.offline, frozen: opts.frozen, allowOutsideSrc: opts.allowOutsideSrc, kernel: false, log });
+  const inputs = await prepare(loaded, {
+    mirror: opts.mirror, cache: cacheRoot, offline: opts.offline, frozen: opts.frozen, allowOutsideSrc: opts.allowOutsideSrc, kernel: false, log,
+    ...(opts.sbom ? { info: true } : {}),
+  });
   // The release as resolved (`release: latest` is the mirror's answer by now): what the labels name.
   recipe = inputs.recipe;
   const epoch = buildEpoch();
@@ -289,7 +309,9 @@ async function buildArch(document: RecipeDocumentFile, arch: Arch | undefined, o
 
     const config = buildImageConfig({ ...configInput, setupWrapper: setup === 'boot' ? SETUP_WRAPPER_PATH : undefined });
     const layers = configLayers.map((l, i) => ({ ...l, size: blobs[i]!.size, rebuilt: rebuilt[i]! }));
-    return { recipe, inputs, tag, config, blobs, layers, setupRan, ...state, ...(engine ? { engine } : {}) };
+    // Loaded on use: the CycloneDX library costs a few hundred ms of start-up that a build without --sbom need not pay.
+    const sbom = opts.sbom ? (await import('../sbom.js')).sbomOfBuild(inputs, { kind: 'image', name: recipe.name, version: tag }, epoch) : undefined;
+    return { recipe, inputs, tag, config, blobs, layers, setupRan, ...state, ...(engine ? { engine } : {}), ...(sbom ? { sbom } : {}) };
   } catch (err) {
     await release(state as ArchBuild);
     throw err;
