@@ -74,4 +74,19 @@ describe('dbco image --push --sbom to distribution 2.8', () => {
     const index2 = await (await get(`/v2/sbom/curl/manifests/${pushed!.digest.replace(':', '-')}`, OCI_INDEX)).json() as { manifests: unknown[] };
     expect(index2.manifests).toHaveLength(1);
   }, 120_000);
+
+  test('dbco push of an archive written with --output --sbom pushes the same image and its SBOM the same way', async () => {
+    const archive = path.join(tmp.dir, 'img.tar');
+    const file = path.join(tmp.dir, 'archive.cdx.json');
+    const built = await runDbco(['image', recipe, '--docker', '--output', archive, '--sbom', file, '--json', '-q'], { env });
+    expect(built.code, built.stderr).toBe(0);
+    const b = JSON.parse(built.stdout) as { manifestDigest: string; sbom: { artifactDigest: string }[] };
+    const r = await runDbco(['push', archive, `${reg.host}/sbom/fromarchive:1`, '--json'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    const { pushed: [pushed] } = JSON.parse(r.stdout) as { pushed: { digest: string; referrers: { digest: string; via: string }[] }[] };
+    expect(pushed!.digest).toBe(b.manifestDigest);
+    expect(pushed!.referrers).toEqual([expect.objectContaining({ digest: b.sbom[0]!.artifactDigest, via: 'referrers-tag' })]);
+    const index = await (await get(`/v2/sbom/fromarchive/manifests/${b.manifestDigest.replace(':', '-')}`, OCI_INDEX)).json() as { manifests: { digest: string }[] };
+    expect(index.manifests.map((m) => m.digest)).toEqual([b.sbom[0]!.artifactDigest]);
+  }, 120_000);
 });

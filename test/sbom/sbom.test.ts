@@ -132,6 +132,15 @@ describe('dbco image --sbom', () => {
     expect(index.manifests.map((d) => d.digest)).toEqual([withSbom.manifests[0]!.digest]);
   });
 
+  test('dbco fetch keeps the .tcz.info answers: --offline --sbom afterwards gives the same SBOM', async () => {
+    const fetched = await runDbco(['fetch', r17, '-q'], { env: env('cache-fetch') });
+    expect(fetched.code, fetched.stderr).toBe(0);
+    const file = path.join(tmp.dir, 'offline.cdx.json');
+    const r = await runDbco(['image', r17, '--docker', '--offline', '--output', path.join(tmp.dir, 'offline.tar'), '--sbom', file, '-q'], { env: env('cache-fetch') });
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(file).equals(sbom17)).toBe(true);
+  });
+
   test('7.x x86 curl (no .tcz.info on the mirror): valid, no versions, still every tcz with its hashes and its .dep', async () => {
     const file = path.join(tmp.dir, 'seven.cdx.json');
     const r = await runDbco(['image', r7, '--docker', '--output', path.join(tmp.dir, 'seven.tar'), '--sbom', file, '-q'], { env: env('cache-a') });
