@@ -8,6 +8,8 @@ import { configLayer, type SetupMode } from './config-layer.js';
 import type { Layer, Rootfs } from './layer.js';
 import { extensionLayer } from './tcz-layer.js';
 import { withoutWhiteoutNames } from './whiteout-names.js';
+import { startLayer } from './layer-tar.js';
+import { Semaphore } from '../io/semaphore.js';
 
 export interface AssembleOptions {
   cache: Pick<Cache, 'root'>;
@@ -16,11 +18,19 @@ export interface AssembleOptions {
   maxLayers?: number;
   setup: SetupMode;
   log?: Logger;
+  /**
+   * Start each layer's tar (startLayer) as soon as the layer is listed, while the others are listed and
+   * until the caller asks for it: for outputs that need the tars (Docker). Not when the layer budget will
+   * merge extensions (their layers are not the ones the image gets).
+   */
+  startTars?: boolean;
 }
 
 export const DEFAULT_MAX_LAYERS = 100;
 /** Extensions read at once: each holds one open tcz and its entry list. */
 const PARALLEL_EXTENSIONS = 4;
+/** Layer tars written at once ahead of need: the machine this runs on in CI has 2 cores. */
+const PARALLEL_TARS = 2;
 
 /**
  * The rootfs as layers: base, one per extension in install order (the smallest merged when over the
@@ -29,12 +39,18 @@ const PARALLEL_EXTENSIONS = 4;
 export async function assembleRootfs(inputs: PreparedInputs, opts: AssembleOptions): Promise<Rootfs> {
   const cacheRoot = opts.cache.root;
   const { epoch } = opts;
-  const base = withoutWhiteoutNames(await baseLayer(inputs.base, { cacheRoot, epoch, ...(opts.log ? { log: opts.log } : {}) }), opts.log);
-  const exts = await mapLimit(inputs.extensions, PARALLEL_EXTENSIONS, async (ext) => withoutWhiteoutNames(await extensionLayer(ext, { cacheRoot, epoch }), opts.log));
-
   const maxLayers = opts.maxLayers ?? DEFAULT_MAX_LAYERS;
   const fixed = 2 + (opts.setup === 'build' ? 1 : 0);
   const room = maxLayers - fixed;
+  const gate = opts.startTars ? new Semaphore(PARALLEL_TARS) : undefined;
+  const start = (layer: Layer): Layer => {
+    if (gate) startLayer(layer, { cache: opts.cache, epoch }, gate);
+    return layer;
+  };
+  const startExts = inputs.extensions.length <= room ? start : (layer: Layer) => layer;
+  const base = start(withoutWhiteoutNames(await baseLayer(inputs.base, { cacheRoot, epoch, ...(opts.log ? { log: opts.log } : {}) }), opts.log));
+  const exts = await mapLimit(inputs.extensions, PARALLEL_EXTENSIONS, async (ext) => startExts(withoutWhiteoutNames(await extensionLayer(ext, { cacheRoot, epoch }), opts.log)));
+
   if (exts.length > 0 && room < 1) {
     throw new RecipeError(inputs.recipePath, 'image.max_layers', `${maxLayers} leaves no layer for extensions (base, config${opts.setup === 'build' ? ', setup' : ''} take ${fixed}): use at least ${fixed + 1}`);
   }

@@ -7,6 +7,7 @@ import { markUsed } from '../cache/maintenance.js';
 import { writeTar } from '../formats/tar/index.js';
 import { derivedPath, writeAtomic, writeChunks } from './derived-store.js';
 import type { Layer } from './layer.js';
+import type { Semaphore } from '../io/semaphore.js';
 
 export interface LayerBlob {
   /** The uncompressed layer tar in the derived store; read-only by convention. */
@@ -19,13 +20,37 @@ export interface LayerBlob {
 }
 
 /**
+ * Tars started ahead of need (startLayer), by the layer object they were started for: the build that
+ * assembled the layer takes its own, and a later build (other objects) never sees a stale one.
+ */
+const started = new WeakMap<Layer, Promise<LayerBlob>>();
+
+/**
+ * Starts writing the layer's tar now (assembleRootfs does, for each layer it lists, while it lists the
+ * others); materializeLayer of the same layer object then waits for this run instead of starting its own.
+ */
+export function startLayer(layer: Layer, opts: { cache: Pick<Cache, 'root'>; epoch: number }, gate?: Semaphore): Promise<LayerBlob> {
+  let p = started.get(layer);
+  if (!p) {
+    p = gate ? gate.run(() => writeLayer(layer, opts)) : writeLayer(layer, opts);
+    p.catch(() => undefined); // reported by materializeLayer, which awaits it
+    started.set(layer, p);
+  }
+  return p;
+}
+
+/**
  * The layer as a deterministic tar (sorted, every mtime = epoch, numeric owners), stored under
  * <cache>/derived/layers/ by the layer's cacheKey: a warm build finds it and opens no archive. The
  * tar is streamed to disk while hashed, so no layer is ever held in memory.
  */
-export async function materializeLayer(layer: Layer, opts: { cache: Pick<Cache, 'root'>; epoch: number }): Promise<LayerBlob> {
+export function materializeLayer(layer: Layer, opts: { cache: Pick<Cache, 'root'>; epoch: number }): Promise<LayerBlob> {
+  return started.get(layer) ?? writeLayer(layer, opts);
+}
+
+async function writeLayer(layer: Layer, opts: { cache: Pick<Cache, 'root'>; epoch: number }): Promise<LayerBlob> {
   const { tarPath, metaPath } = blobPaths(layer, opts);
-  const known = await cachedLayerBlob(layer, opts);
+  const known = await probeCached(layer, opts);
   if (known) return known;
 
   const hash = createHash('sha256');
@@ -42,8 +67,15 @@ function blobPaths(layer: Layer, opts: { cache: Pick<Cache, 'root'>; epoch: numb
   return { tarPath, metaPath: path.join(path.dirname(tarPath), `${key}.json`) };
 }
 
-/** The layer's tar when the derived store already holds it whole; a cheap probe (one small read, one stat). */
+/**
+ * The layer's tar when the derived store already holds it whole; a cheap probe (one small read, one stat).
+ * A tar this process started (startLayer) is not reported here, even once written: it was built, not reused.
+ */
 export async function cachedLayerBlob(layer: Layer, opts: { cache: Pick<Cache, 'root'>; epoch: number }): Promise<LayerBlob | undefined> {
+  return started.has(layer) ? undefined : probeCached(layer, opts);
+}
+
+async function probeCached(layer: Layer, opts: { cache: Pick<Cache, 'root'>; epoch: number }): Promise<LayerBlob | undefined> {
   const { tarPath, metaPath } = blobPaths(layer, opts);
   const known = await readBlobMeta(metaPath);
   if (known && (await sizeOf(tarPath)) === known.size) {

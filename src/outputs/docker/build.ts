@@ -255,7 +255,7 @@ async function buildArch(document: RecipeDocumentFile, arch: Arch | undefined, o
   // The release as resolved (`release: latest` is the mirror's answer by now): what the labels name.
   recipe = inputs.recipe;
   const epoch = buildEpoch();
-  const rootfs = await assembleRootfs(inputs, { cache, epoch, maxLayers: opts.maxLayers ?? recipe.image?.max_layers, setup, log });
+  const rootfs = await assembleRootfs(inputs, { cache, epoch, maxLayers: opts.maxLayers ?? recipe.image?.max_layers, setup, log, startTars: true });
 
   const inputFor = (layers: ConfigLayer[]) => ({ recipe, lockDigest: inputs.lockDigest, epoch, layers });
   const cached = await Promise.all(rootfs.layers.map((layer) => cachedLayerBlob(layer, { cache, epoch })));
