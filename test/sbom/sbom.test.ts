@@ -132,6 +132,19 @@ describe('dbco image --sbom', () => {
     expect(index.manifests.map((d) => d.digest)).toEqual([withSbom.manifests[0]!.digest]);
   });
 
+  test('--docker (loading into the engine) writes the same SBOM file; --json names no artifact, none is stored', async () => {
+    requireTool('docker');
+    const file = path.join(tmp.dir, 'loaded.cdx.json');
+    try {
+      const r = await runDbco(['image', r17, '--docker', '--sbom', file, '--json', '-q'], { env: env('cache-a') });
+      expect(r.code, r.stderr).toBe(0);
+      expect(readFileSync(file).equals(sbom17)).toBe(true);
+      expect((JSON.parse(r.stdout) as { sbom: unknown[] }).sbom).toEqual([{ platform: 'linux/386', file }]);
+    } finally {
+      execFileSync('docker', ['rmi', 'dbco-sbom17-test:1'], { stdio: 'ignore' });
+    }
+  });
+
   test('dbco fetch keeps the .tcz.info answers: --offline --sbom afterwards gives the same SBOM', async () => {
     const fetched = await runDbco(['fetch', r17, '-q'], { env: env('cache-fetch') });
     expect(fetched.code, fetched.stderr).toBe(0);
