@@ -18,6 +18,7 @@ export interface ImageCommandOptions extends Omit<DockerImageOptions, 'log' | 's
   buildDir?: string;
   memory?: number;
   quiet?: boolean;
+  verbose?: boolean;
   json?: boolean;
   /** --sbom FILE: the CycloneDX SBOM (one per platform: FILE.<arch>.json beside it). */
   sbom?: string;
@@ -39,6 +40,7 @@ export function registerImage(program: Command): void {
     .option('--no-packer', '--disk: host-side assembly only, no VM stage')
     .option('--build-dir <dir>', '--disk: folder for the Packer template, logs and intermediate disks')
     .option('--sbom <file>', 'write the CycloneDX 1.6 SBOM here (a multi-arch build: one per arch, <file> with the arch before its extension); --output and --push then carry it as an OCI artifact of the image')
+    .option('-v, --verbose', "--disk: show Packer's output as it runs (always written to <build dir>/packer.log)")
     .option('--json', '--docker/--push: print the result as JSON (engine, image ID, config and manifest digests, tag, layers, pushed digests)');
   platformOption(pushOption(allowOutsideSrcOption(memoryOption(buildOptions(cmd), '--disk: VM'))), 'the one arch of a multi-arch recipe to build (default: --output and --push take all in one index, loading takes the host\'s)')
     .action(async (recipePath: string, opts: ImageCommandOptions) => {

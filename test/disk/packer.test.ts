@@ -55,6 +55,35 @@ describe('dbco image --disk: Packer stage', () => {
     expect(Date.now() - started).toBeLessThan(20_000);
   });
 
+  test('a failing VM stage through a pipe: the tail of Packer\'s log and where all of it is; -v streams it instead', async () => {
+    requireTool('packer');
+    // 1 TiB of guest memory: QEMU cannot set it up, so Packer fails at its first step, within seconds.
+    const out = path.join(tmp.dir, 'fail', 'disk.raw');
+    mkdirSync(path.dirname(out), { recursive: true });
+    const log = path.join(`${out}.build`, 'packer.log');
+    const r = await runDbco(['image', recipe, '--disk', '-o', out, '--cache', cache, '--memory', '1048576']);
+    expect(r.code).toBe(1);
+    const full = readFileSync(log, 'utf8').trimEnd().split('\n');
+    const tailHeader = `last ${Math.min(30, full.length)} line(s) of ${log}:`;
+    expect(r.stderr).toContain(tailHeader);
+    const shown = r.stderr.split('\n').filter((l) => l.startsWith('warning:   packer: ')).map((l) => l.slice('warning:   packer: '.length));
+    expect(shown).toEqual(full.slice(-30));
+    expect(shown.join('\n')).toContain('Error launching VM');
+    // what Packer itself does not print (QEMU's reason) is in its debug log beside it
+    expect(readFileSync(path.join(`${out}.build`, 'packer-debug.log'), 'utf8')).toContain('cannot set up guest memory');
+    // only in the tail, after the header: nothing of Packer's streamed before it
+    expect(r.stderr.indexOf('==> qemu')).toBeGreaterThan(r.stderr.indexOf(tailHeader));
+    const last = r.stderr.trimEnd().split('\n').pop()!;
+    expect(last).toMatch(new RegExp(`^dbco: packer: build failed \\(exit 1\\); full log ${log.replace(/[.]/g, '\\.')}, debug log .*packer-debug\\.log, guest console `));
+    expect(r.stderr).not.toContain('    at ');
+    expect(existsSync(out)).toBe(false);
+
+    const v = await runDbco(['image', recipe, '--disk', '-o', out, '--cache', cache, '--memory', '1048576', '-v']);
+    expect(v.code).toBe(1);
+    expect(v.stderr).toMatch(/packer: ==> qemu/);
+    expect(v.stderr).not.toContain('line(s) of');
+  }, 300_000);
+
   test('provision output on the serial log, boot confirmed, artifact = the assembled ext4 disk (qcow2)', async () => {
     requireTool('packer');
     requireTool('qemu-img');
@@ -63,6 +92,12 @@ describe('dbco image --disk: Packer stage', () => {
     const r = await runDbco(['image', recipe, '--disk', '-o', out, '--format', 'qcow2', '--cache', cache]);
     expect(r.code, r.stderr).toBe(0);
     const build = `${out}.build`;
+    // Through a pipe, without -v: dbco's stage lines in order, none of Packer's own.
+    const stages = [...r.stderr.matchAll(/VM stage: ([a-z]+(?: [a-z]+)*)/g)].map((m) => m[1]);
+    expect(stages).toEqual(['building', 'booting', 'provisioning', 'shutting down']);
+    expect(r.stderr).toContain(`Packer's log: ${path.join(build, 'packer.log')}; -v shows it`);
+    expect(r.stderr).not.toMatch(/==> qemu|packer: /);
+    expect(r.stdout).toBe(`${out}\n`);
     expect(existsSync(path.join(build, 'packer.json'))).toBe(true);
     expect(readFileSync(path.join(build, 'packer.log'), 'utf8')).toMatch(/Builds finished/);
     const serial = readFileSync(path.join(build, 'serial.log'), 'latin1');

@@ -40,6 +40,8 @@ export interface DiskImageOptions {
   buildDir?: string;
   memory?: number;
   quiet?: boolean;
+  /** -v: Packer's own output on the log as it comes (it always goes to <build dir>/packer.log). */
+  verbose?: boolean;
   allowOutsideSrc?: boolean;
   log?: Logger;
   /** linux/386 or linux/amd64: which arch of a multi-arch recipe the disk is for (a disk holds one). */
@@ -56,7 +58,7 @@ export interface DiskImageResult {
   packer?: PackerPaths;
   provisionOutput?: string;
   /** Milliseconds spent in host-side assembly and in the VM stage. */
-  timings: { assembleMs: number; packerMs?: number };
+  timings: { assembleMs: number; packerMs?: number; /** The re-layout of what the guest wrote (mke2fs again from its tree). */ relayoutMs?: number };
   /** The SBOM file written (--sbom). */
   sbom?: string;
 }
@@ -151,6 +153,7 @@ export async function runDiskImage(recipePath: string, opts: DiskImageOptions = 
     let paths: PackerPaths | undefined;
     let provisionOutput: string | undefined;
     let packerMs: number | undefined;
+    let relayoutMs: number | undefined;
     if (runVm) {
       paths = packerPaths(buildDir);
       const provision = path.join(buildDir, 'provision.img');
@@ -171,12 +174,15 @@ export async function runDiskImage(recipePath: string, opts: DiskImageOptions = 
         return { output: paths.template, buildDir, fsUuid: disk.fsUuid, cmdline: disk.cmdline, packer: paths, timings: { assembleMs } };
       }
       const t1 = Date.now();
-      ({ provisionOutput } = await runPacker(paths, log));
+      ({ provisionOutput } = await runPacker(paths, { log, verbose: Boolean(opts.verbose) }));
       for (const line of provisionOutput.split('\n')) if (line.trim()) log.info(`guest: ${line.trimEnd()}`);
       packerMs = Date.now() - t1;
       // The guest's writes were laid out by a running kernel (timing, PIDs, random generations): the
       // filesystem is made again from its tree, then normalized (times, mount fields, journal).
+      const t3 = Date.now();
       const relaid = await relayoutPartition(paths.artifact, filesystemInput(inputs, epoch), buildDir, log);
+      relayoutMs = Date.now() - t3;
+      if (relaid.relaid) log.info(`the guest's filesystem made again from its tree in ${(relayoutMs / 1000).toFixed(1)} s`);
       if (!relaid.relaid) {
         log.warn(`the guest's filesystem is normalized in place only (${relaid.reason}): where its writes landed may differ between builds`);
         const norm = await normalizeExtPartition(paths.artifact, PART_OFFSET, epoch);
@@ -195,7 +201,7 @@ export async function runDiskImage(recipePath: string, opts: DiskImageOptions = 
     if (sbom) log.info(`wrote the SBOM ${sbom}`);
     // The CLI (no logger given) prints the result on stdout, like --docker prints the image ID.
     if (!opts.log) process.stdout.write(`${output}\n`);
-    return { output, buildDir, fsUuid: disk.fsUuid, cmdline: disk.cmdline, packer: paths, provisionOutput, timings: { assembleMs, packerMs }, ...(sbom ? { sbom } : {}) };
+    return { output, buildDir, fsUuid: disk.fsUuid, cmdline: disk.cmdline, packer: paths, provisionOutput, timings: { assembleMs, packerMs, relayoutMs }, ...(sbom ? { sbom } : {}) };
   }
 }
 

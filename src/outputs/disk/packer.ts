@@ -5,8 +5,8 @@
  * plugin) both accept.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readFile, writeFile, appendFile } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ToolError } from '../../errors.js';
 import type { Logger } from '../../io/logger.js';
@@ -17,6 +17,8 @@ export interface PackerPaths {
   buildDir: string;
   template: string;
   log: string;
+  /** PACKER_LOG's output: what Packer does not print, such as QEMU's own error when it fails to start. */
+  debugLog: string;
   serialLog: string;
   outputDir: string;
   artifact: string;
@@ -27,6 +29,7 @@ export function packerPaths(buildDir: string, vmName = 'disk.raw'): PackerPaths 
     buildDir,
     template: path.join(buildDir, 'packer.json'),
     log: path.join(buildDir, 'packer.log'),
+    debugLog: path.join(buildDir, 'packer-debug.log'),
     serialLog: path.join(buildDir, 'serial.log'),
     outputDir: path.join(buildDir, 'packer-output'),
     artifact: path.join(buildDir, 'packer-output', vmName),
@@ -92,26 +95,101 @@ export async function writePackerTemplate(t: TemplateInput): Promise<string> {
   return t.paths.template;
 }
 
-/** Runs `packer build`, streaming its lines into the log and packer.log, then checks the guest's report. */
-export async function runPacker(paths: PackerPaths, log?: Logger): Promise<{ provisionOutput: string }> {
+/** How much of Packer's log (and of the guest's console) a failure prints. */
+export const LOG_TAIL_LINES = 30;
+
+export interface PackerRunOptions {
+  log?: Logger;
+  /** -v / --verbose: every Packer line on the log as it comes; otherwise only the stage names. */
+  verbose?: boolean;
+  /** How often the guest's console is looked at for the stage it reached (ms). */
+  pollMs?: number;
+}
+
+/**
+ * Runs `packer build`. Its lines go to packer.log as they come; the log shows them only when verbose,
+ * else one line per stage (building, booting, provisioning, shutting down), read from Packer's "Starting
+ * VM" and from the markers the provision hook prints on the guest's console. On a failure the log gets
+ * the tail of packer.log (and, when the guest misreported, of its console) and the paths of both.
+ */
+export async function runPacker(paths: PackerPaths, opts: PackerRunOptions = {}): Promise<{ provisionOutput: string }> {
+  const { log, verbose = false } = opts;
   await writeFile(paths.log, '');
-  const lines: string[] = [];
-  const res = await runTool('packer', ['build', '-force', '-color=false', paths.template], {
-    cwd: paths.buildDir,
-    env: { ...process.env, PACKER_NO_COLOR: '1', CHECKPOINT_DISABLE: '1' },
-    allowFail: true,
-    onLine: (l) => {
-      lines.push(l);
-      log?.info(`packer: ${l}`);
-    },
-  });
-  await appendFile(paths.log, lines.join('\n') + '\n');
+  await writeFile(paths.serialLog, '');
+  const packerLog = createWriteStream(paths.log, { flags: 'a' });
+  const tail: string[] = [];
+  const stages = new StageReporter(log, paths);
+  stages.reach('building');
+  const watch = setInterval(() => { void stages.fromConsole(); }, opts.pollMs ?? 500);
+  let res;
+  try {
+    res = await runTool('packer', ['build', '-force', '-color=false', paths.template], {
+      cwd: paths.buildDir,
+      env: { ...process.env, PACKER_NO_COLOR: '1', CHECKPOINT_DISABLE: '1', PACKER_LOG: '1', PACKER_LOG_PATH: paths.debugLog },
+      allowFail: true,
+      onLine: (l) => {
+        packerLog.write(`${l}\n`);
+        tail.push(l);
+        if (tail.length > LOG_TAIL_LINES) tail.shift();
+        if (verbose) log?.info(`packer: ${l}`);
+        if (/Starting VM|Starting the virtual machine/i.test(l)) stages.reach('booting');
+      },
+    });
+  } finally {
+    clearInterval(watch);
+    await new Promise<void>((resolve) => packerLog.end(resolve));
+  }
   let serial = '';
   try { serial = (await readFile(paths.serialLog)).toString('latin1'); } catch { /* reported below */ }
   if (res.code !== 0) {
-    throw new ToolError('packer', `build failed (exit ${res.code}); see ${paths.log} and ${paths.serialLog}: ${lines.slice(-3).join(' | ')}`);
+    if (!verbose) printTail(log, 'packer', paths.log, tail);
+    throw new ToolError('packer', `build failed (exit ${res.code}); full log ${paths.log}, debug log ${paths.debugLog}, guest console ${paths.serialLog}`);
   }
-  return { provisionOutput: guestReport(serial, paths.serialLog) };
+  try {
+    return { provisionOutput: guestReport(serial, paths.serialLog) };
+  } catch (err) {
+    printTail(log, 'guest', paths.serialLog, serial.split(/\r?\n/).filter((l) => l.trim() !== '').slice(-LOG_TAIL_LINES));
+    throw new ToolError('packer', `${(err as Error).message.replace(/^packer: /, '')}; full Packer log ${paths.log}`);
+  }
+}
+
+function printTail(log: Logger | undefined, who: string, file: string, lines: string[]): void {
+  if (!log || lines.length === 0) return;
+  log.warn(`last ${lines.length} line(s) of ${file}:`);
+  for (const l of lines) log.warn(`  ${who}: ${l}`);
+}
+
+type Stage = 'building' | 'booting' | 'provisioning' | 'shutting down';
+const ORDER: Stage[] = ['building', 'booting', 'provisioning', 'shutting down'];
+
+/** One line per stage the VM reaches, in order, each once (a later stage implies the earlier ones). */
+class StageReporter {
+  private at = -1;
+  private reading = false;
+  constructor(private readonly log: Logger | undefined, private readonly paths: PackerPaths) {}
+
+  reach(stage: Stage): void {
+    const i = ORDER.indexOf(stage);
+    while (this.at < i) {
+      this.at++;
+      this.log?.info(`VM stage: ${ORDER[this.at]}${this.at === 0 ? ` (Packer's log: ${this.paths.log}; -v shows it)` : ''}`);
+    }
+  }
+
+  async fromConsole(): Promise<void> {
+    if (this.reading || this.at >= ORDER.length - 1) return;
+    this.reading = true;
+    try {
+      const serial = (await readFile(this.paths.serialLog)).toString('latin1');
+      if (serial.length > 0) this.reach('booting');
+      if (serial.includes('dbco-provision: running steps')) this.reach('provisioning');
+      if (serial.includes(PROVISION_DONE)) this.reach('shutting down');
+    } catch {
+      // not there yet
+    } finally {
+      this.reading = false;
+    }
+  }
 }
 
 /**
