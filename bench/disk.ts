@@ -151,7 +151,8 @@ export async function runFormats(): Promise<BenchSection> {
         '',
         'Each format is written from the same normalized raw disk (the 6.4.1 recipe of the disk section). ' +
         'dbco\'s writers read it twice (scan: sha256 + which 64 KiB pieces hold data; then the write); ' +
-        'vmdk streamOptimized deflates each 64 KiB grain with zlib level 6 in the main thread.',
+        'vmdk streamOptimized deflates its 64 KiB grains with zlib level 6 on libuv\'s thread pool, several in flight ' +
+        '(src/outputs/disk/parallel-deflate.ts), and writes them in disk order.',
       ].join('\n'),
     };
   } finally {

@@ -20,8 +20,17 @@ export interface VmdkOptions {
   fileName: string;
   /** ddb.adapterType: the controller the disk sits on (ide for the OVA's IDE controller). */
   adapter?: 'ide' | 'lsilogic';
-  /** zlib level for streamOptimized grains. */
+  /** zlib level for streamOptimized grains (for the built-in deflate; an injected one brings its own). */
   level?: number;
+  /**
+   * streamOptimized: compresses one 64 KiB grain to raw zlib bytes (the default deflates it in place,
+   * synchronously). The edge passes an asynchronous one (zlib on libuv's threads) with `inFlight` > 1,
+   * so grains deflate in parallel; grains are written in order either way, so the bytes are the same
+   * as long as the compressor is.
+   */
+  deflate?: (grain: Uint8Array) => Uint8Array | Promise<Uint8Array>;
+  /** Grains compressing at once (default 1). */
+  inFlight?: number;
   /** A scan made earlier (the OVA writer has one); scanned here otherwise. */
   scan?: DiskScan;
 }
@@ -149,17 +158,35 @@ export async function* writeVmdk(src: ByteSource, opts: VmdkOptions): AsyncGener
     start.set(descriptor, SECTOR);
     yield start;
     let sector = overhead;
-    for (let g = 0; g < grains; g++) {
-      if (!anyPresent(scan, g * GRAIN, (g + 1) * GRAIN)) continue;
-      const data = deflateSync(await readPadded(src, g * GRAIN, GRAIN), { level: opts.level ?? 6 });
+    const level = opts.level ?? 6;
+    const deflate = opts.deflate ?? ((grain: Uint8Array) => deflateSync(grain, { level }));
+    const inFlight = Math.max(1, opts.inFlight ?? 1);
+    // Grains being compressed, oldest first: each is written (and given its sector) in disk order.
+    const pending: { g: number; data: Promise<Uint8Array> }[] = [];
+    const grainOut = async (next: { g: number; data: Promise<Uint8Array> }): Promise<Uint8Array> => {
+      const data = await next.data;
       const out = new Uint8Array(Math.ceil((12 + data.length) / SECTOR) * SECTOR);
       const v = new DataView(out.buffer);
-      v.setBigUint64(0, BigInt(g * GRAIN_SECTORS), true);
+      v.setBigUint64(0, BigInt(next.g * GRAIN_SECTORS), true);
       v.setUint32(8, data.length, true);
       out.set(data, 12);
-      gt[g] = sector;
+      gt[next.g] = sector;
       sector += out.length / SECTOR;
-      yield out;
+      return out;
+    };
+    try {
+      for (let g = 0; g < grains; g++) {
+        if (!anyPresent(scan, g * GRAIN, (g + 1) * GRAIN)) continue;
+        const raw = await readPadded(src, g * GRAIN, GRAIN);
+        const data = Promise.resolve().then(() => deflate(raw));
+        data.catch(() => undefined); // awaited in order below; a failure surfaces there
+        pending.push({ g, data });
+        if (pending.length >= inFlight) yield await grainOut(pending.shift()!);
+      }
+      while (pending.length > 0) yield await grainOut(pending.shift()!);
+    } finally {
+      // A consumer that stops early (or a failed read) leaves no compression running unseen.
+      await Promise.allSettled(pending.map((p) => p.data));
     }
     const gd = new Uint32Array(gts);
     for (let t = 0; t < gts; t++) {

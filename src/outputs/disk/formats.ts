@@ -16,6 +16,7 @@ import { ovfEnvelope, type OvfVm } from '../../formats/disk/ovf.js';
 import { writeVhd } from '../../formats/disk/vhd.js';
 import { writeVhdx } from '../../formats/disk/vhdx.js';
 import { writeVmdk } from '../../formats/disk/vmdk.js';
+import { parallelGrainDeflate } from './parallel-deflate.js';
 import type { Logger } from '../../io/logger.js';
 import type { Recipe } from '../../recipe/schema.js';
 import { lazyFileSource } from '../../rootfs/lazy-file.js';
@@ -108,13 +109,13 @@ export async function writeDiskFormat(raw: string, output: string, choice: Forma
     switch (choice.format) {
       case 'raw': await copyFile(raw, tmp); break;
       case 'qcow2': await runTool('qemu-img', ['convert', '-f', 'raw', '-O', 'qcow2', raw, tmp], { log: o.log }); break;
-      case 'vmdk': await writeStream(writeVmdk(src, { subformat: choice.subformat as 'streamOptimized' | 'monolithicSparse', fileName: path.basename(output) }), tmp); break;
+      case 'vmdk': await writeStream(writeVmdk(src, { subformat: choice.subformat as 'streamOptimized' | 'monolithicSparse', fileName: path.basename(output), ...parallelGrainDeflate() }), tmp); break;
       case 'vhd': await writeStream(writeVhd(src, { type: choice.subformat as 'fixed' | 'dynamic', epoch: o.epoch }), tmp); break;
       case 'vhdx': await writeStream(writeVhdx(src), tmp); break;
       case 'ova': {
         const scan = await scanDisk(src);
         const vmdkHash = createHash('sha256');
-        await writeStream(writeVmdk(src, { subformat: 'streamOptimized', fileName: vmdkName, scan }), vmdkTmp, vmdkHash);
+        await writeStream(writeVmdk(src, { subformat: 'streamOptimized', fileName: vmdkName, scan, ...parallelGrainDeflate() }), vmdkTmp, vmdkHash);
         let populated = 0;
         for (let u = 0; u < scan.present.length; u++) if (scan.present[u]) populated += Math.min(scan.unit, src.size - u * scan.unit);
         const ovf = Buffer.from(ovfEnvelope(ovfVm(o.recipe), {
