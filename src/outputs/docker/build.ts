@@ -225,7 +225,9 @@ async function finish(b: ArchBuild, opts: DockerImageOptions): Promise<DockerIma
   if (!id) {
     // Loaded under a tag of this run, given the user's tag only once the engine holds every layer and
     // has said which ID it gave the image: a failed load tags nothing and leaves nothing dangling.
-    id = await loaderOf(b, engine, opts).load(config, blobs, internalRef('load', ''));
+    const loader = loaderOf(b, engine, opts);
+    id = await loader.load(config, blobs, internalRef('load', ''));
+    loader.reportLoaded();
   }
   await tagImage(engine, id, tag);
   return result(id, alreadyLoaded, heldBefore, engine);

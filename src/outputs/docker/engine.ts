@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { DockerError } from '../../errors.js';
 import { describeEngine, identifyEngine, kindFromPing, kindFromVersion, type EngineInfo } from './engine-info.js';
 import { parseLoadStream, type LoadReport } from './load-stream.js';
+import type { LoadProgress } from './load-progress.js';
 import { EngineApi } from './engine-api/client.js';
 import { DEFAULT_SOCKET, endpointFor } from './engine-api/endpoint.js';
 import type { Call } from './engine-api/transport.js';
@@ -169,7 +170,9 @@ export async function imageExists(engine: Engine, ref: string): Promise<boolean>
  * load is abandoned with a clear error when the engine neither takes bytes nor says anything for the
  * engine timeout. Returns what the engine said it loaded.
  */
-export async function loadArchive(engine: Engine, archive: AsyncIterable<Uint8Array>): Promise<LoadReport> {
+export async function loadArchive(
+  engine: Engine, archive: AsyncIterable<Uint8Array>, progress?: LoadProgress, layerSizes: number[] = [],
+): Promise<LoadReport> {
   const what = 'docker load';
   let sourceError: unknown;
   let timedOut = false;
@@ -182,6 +185,7 @@ export async function loadArchive(engine: Engine, archive: AsyncIterable<Uint8Ar
   const source = async function* (): AsyncIterable<Uint8Array> {
     for await (const chunk of archive) {
       alive(); // the engine took the previous chunk
+      progress?.bytes(chunk.length);
       yield chunk;
     }
   };
@@ -191,6 +195,10 @@ export async function loadArchive(engine: Engine, archive: AsyncIterable<Uint8Ar
     `${engine.name}: ${what}: the engine went silent for ${engine.timeoutMs / 1000} s (it answered the ping but not the load; ` +
     'it may be wedged). DBCO_ENGINE_TIMEOUT sets the limit in seconds');
   alive();
+  progress?.begin(layerSizes);
+  // A silent engine (the containerd store and Podman say nothing until the end) still gets its lines.
+  const ticker = progress ? setInterval(() => progress.tick(), 1000) : undefined;
+  ticker?.unref();
   try {
     const d = dial<IncomingMessage>(engine.api, {
       method: 'POST', path: '/images/load', query: { quiet: false }, ok: [200], stream: true, body,
@@ -216,12 +224,15 @@ export async function loadArchive(engine: Engine, archive: AsyncIterable<Uint8Ar
         throw engineError(engine, what, err);
       }
     })();
-    const report = await parseLoadStream(chunks, (msg) => new DockerError(`${engine.name}: ${what} failed: ${msg}`));
+    const report = await parseLoadStream(chunks, (msg) => new DockerError(`${engine.name}: ${what} failed: ${msg}`),
+      (id, current, total) => progress?.engineLayer(id, current, total));
     if (timedOut) throw silent();
     if (sourceError) throw sourceError;
     return report;
   } finally {
     clearTimeout(timer);
+    clearInterval(ticker);
+    progress?.end();
   }
 }
 

@@ -20,16 +20,25 @@ interface LoadLine {
   stream?: string;
   status?: string;
   progressDetail?: unknown;
+  id?: string;
   error?: string;
   errorDetail?: { message?: string };
 }
 
-export async function parseLoadStream(chunks: AsyncIterable<Buffer | string>, fail: (message: string) => Error): Promise<LoadReport> {
+/** `onLayer`: each 'Loading layer' line (dockerd's graph driver reports each layer it registers). */
+export async function parseLoadStream(
+  chunks: AsyncIterable<Buffer | string>, fail: (message: string) => Error,
+  onLayer?: (id: string, current: number, total: number) => void,
+): Promise<LoadReport> {
   const report: LoadReport = { ids: [], refs: [], messages: [] };
   for await (const msg of jsonLines<LoadLine>(chunks, (line) => fail(`unexpected reply ${JSON.stringify(line.slice(0, 200))}`))) {
     if (msg.error || msg.errorDetail) throw fail(msg.errorDetail?.message ?? msg.error ?? 'unknown error');
     // Progress bars ('Loading layer' with progressDetail) say nothing about what was loaded.
-    if (msg.status && msg.progressDetail) continue;
+    if (msg.status && msg.progressDetail) {
+      const { current, total } = msg.progressDetail as { current?: number; total?: number };
+      if (msg.id && typeof current === 'number' && typeof total === 'number') onLayer?.(msg.id, current, total);
+      continue;
+    }
     for (const text of (msg.stream ?? msg.status ?? '').split('\n')) {
       const t = text.trim();
       if (!t) continue;

@@ -4,6 +4,7 @@ import type { ImageConfig } from './config.js';
 import { planArchive, writeImageArchive, type ArchiveLayer } from './archive.js';
 import { inspectImage, loadArchive, removeReference, request, tagImage, type Engine } from './engine.js';
 import { internalRef } from './owner.js';
+import { LoadProgress } from './load-progress.js';
 
 /**
  * The engine's ID of the image made of `config` and `layers`, asked of the engine itself, or undefined
@@ -25,6 +26,8 @@ export async function findImage(engine: Engine, config: ImageConfig, layers: Arc
   }
   return undefined;
 }
+
+const sizesOf = (layers: ArchiveLayer[], omit: Set<string>): number[] => layers.filter((l) => !omit.has(l.diffId)).map((l) => l.size);
 
 function sameLayers(engineLayers: string[] | undefined, layers: ArchiveLayer[]): boolean {
   return engineLayers !== undefined && engineLayers.length === layers.length && engineLayers.every((d, i) => d === layers[i]!.diffId);
@@ -53,7 +56,12 @@ export class Loader {
   /** diffIds, from the bottom, of an image the engine held before this run (its chain is there). */
   private heldChain: string[] = [];
 
-  constructor(private readonly engine: Engine, private readonly mtime: number, private readonly log?: Logger) {}
+  /** One account of every load of this build, for the progress lines. */
+  private readonly progress: LoadProgress;
+
+  constructor(private readonly engine: Engine, private readonly mtime: number, private readonly log?: Logger) {
+    this.progress = new LoadProgress(log, Boolean(process.stderr.isTTY), engine.name);
+  }
 
   /** The engine holds an image with these layers (from the bottom): a load may leave out their prefix. */
   assumeHeld(diffIds: string[]): void {
@@ -108,12 +116,12 @@ export class Loader {
     let said: string[] | undefined;
     if (omit.size > 0) {
       try {
-        said = (await loadArchive(this.engine, writeImageArchive({ config, layers, tags: [ref], mtime: this.mtime, omit }))).messages;
+        said = (await loadArchive(this.engine, writeImageArchive({ config, layers, tags: [ref], mtime: this.mtime, omit }), this.progress, sizesOf(layers, omit))).messages;
       } catch (err) {
         this.log?.info(`the engine did not take the archive without the ${omit.size} layer(s) it was sent before (${(err as Error).message}); sending every layer`);
       }
     }
-    said ??= (await loadArchive(this.engine, writeImageArchive({ config, layers, tags: [ref], mtime: this.mtime }))).messages;
+    said ??= (await loadArchive(this.engine, writeImageArchive({ config, layers, tags: [ref], mtime: this.mtime }), this.progress, sizesOf(layers, new Set()))).messages;
     for (const l of layers) this.loaded.add(l.diffId);
     const image = await inspectImage(this.engine, ref);
     if (!image) {
@@ -123,6 +131,11 @@ export class Loader {
       throw new DockerError(`${this.engine.name}: docker load finished but ${ref} has layers ${JSON.stringify(image.RootFS?.Layers)}, not the ${layers.length} sent`);
     }
     return image.Id;
+  }
+
+  /** After the last load: one line of what the build's loads sent. */
+  reportLoaded(): void {
+    this.progress.summary();
   }
 
   /**
