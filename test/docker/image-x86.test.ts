@@ -6,7 +6,8 @@ import { requireTool, sharedMirror, tempDir } from '../helpers/env.js';
 import { serveFolder } from '../helpers/static-server.js';
 import { writeMd5, writeRecipe } from './helpers/fixtures.js';
 import { runDbco } from '../helpers/env.js';
-import { docker, dockerManaged, removeImages } from './helpers/docker-util.js';
+import { dockerManaged, engineCli } from './helpers/docker-util.js';
+import { ENGINES, requireEngine, type TestEngine } from './helpers/engines.js';
 import { diffTrees, treeOfDir as walkTree } from '../helpers/tree.js';
 
 /**
@@ -14,14 +15,16 @@ import { diffTrees, treeOfDir as walkTree } from '../helpers/tree.js';
  * setup none (this host cannot run i386 code). The exported container tree must equal the base plus
  * every extension as GNU cpio and unsquashfs extract them.
  */
-describe('dbco image --docker (x86, TC 7.x extensions, setup none)', () => {
+describe.each(ENGINES)('dbco image --docker on $name (x86, TC 7.x extensions, setup none)', (eng: TestEngine) => {
+  const { docker, removeImages, env: cliEnv } = engineCli(eng.host);
   const tmp = tempDir('dbco-image-x86-');
-  const tag = `dbco-x86-${process.pid}:latest`;
+  const tag = `dbco-x86-${process.pid}-${eng.name}:latest`;
   let mirror: Awaited<ReturnType<typeof serveFolder>>;
   const order = ['libidn', 'libgpg-error', 'libgcrypt', 'libssh2', 'openssl', 'curl'];
 
   beforeAll(async () => {
     for (const t of ['cpio', 'unsquashfs', 'tar', 'gzip', 'docker']) requireTool(t);
+    requireEngine(eng);
     const root = path.join(tmp.dir, 'mirror');
     cpSync(path.join(sharedMirror(), '7.x/x86/tcz'), path.join(root, '7.x/x86/tcz'), { recursive: true });
     // A tiny core.gz: a few dirs, a file with odd mode and owner, a symlink.
@@ -42,7 +45,7 @@ describe('dbco image --docker (x86, TC 7.x extensions, setup none)', () => {
 
   test('exported tree == base + each extension (content sha256, modes, owners, links)', async () => {
     const recipe = writeRecipe(tmp.dir, 'x86', `name: x86curl\nrelease: "7.2"\narch: x86\nmirror: ${mirror.url}\nbase: core.gz\nextensions: [curl]\nimage:\n  setup: none\n  tag: ${tag}\n`);
-    const r = await runDbco(['image', recipe, '--docker', '--cache', path.join(tmp.dir, 'cache')]);
+    const r = await runDbco(['image', recipe, '--docker', '--cache', path.join(tmp.dir, 'cache')], { env: { DOCKER_HOST: eng.host } });
     expect(r.stderr).toMatch(/setup scripts .* not run/);
     expect(r.code).toBe(0);
     expect(docker(['image', 'inspect', '--format', '{{.Architecture}}', tag]).trim()).toBe('386');
@@ -58,7 +61,7 @@ describe('dbco image --docker (x86, TC 7.x extensions, setup none)', () => {
     const actual = path.join(tmp.dir, 'actual');
     mkdirSync(actual);
     try {
-      execSync(`docker export ${cid} | tar -x -p --numeric-owner -C ${actual}`);
+      execSync(`docker export ${cid} | tar -x -p --numeric-owner -C ${actual}`, { env: cliEnv });
     } finally {
       docker(['rm', '-f', cid]);
     }
@@ -74,7 +77,7 @@ describe('dbco image --docker (x86, TC 7.x extensions, setup none)', () => {
 
   test('--max-layers merges the smallest extensions; the tree does not change', async () => {
     const recipe = writeRecipe(tmp.dir, 'x86-merged', `name: x86curl\nrelease: "7.2"\narch: x86\nmirror: ${mirror.url}\nbase: core.gz\nextensions: [curl]\nimage:\n  setup: none\n  tag: ${tag}-merged\n`);
-    const r = await runDbco(['image', recipe, '--docker', '--cache', path.join(tmp.dir, 'cache'), '--max-layers', '4']);
+    const r = await runDbco(['image', recipe, '--docker', '--cache', path.join(tmp.dir, 'cache'), '--max-layers', '4'], { env: { DOCKER_HOST: eng.host } });
     expect(r.code).toBe(0);
     const layers = JSON.parse(docker(['image', 'inspect', '--format', '{{json .RootFS.Layers}}', `${tag}-merged`])) as string[];
     expect(layers.length).toBeLessThanOrEqual(4);
@@ -83,7 +86,7 @@ describe('dbco image --docker (x86, TC 7.x extensions, setup none)', () => {
     const merged = path.join(tmp.dir, 'merged');
     mkdirSync(merged);
     try {
-      execSync(`docker export ${cid} | tar -x -p --numeric-owner -C ${merged}`);
+      execSync(`docker export ${cid} | tar -x -p --numeric-owner -C ${merged}`, { env: cliEnv });
     } finally {
       docker(['rm', '-f', cid]);
     }
