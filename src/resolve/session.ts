@@ -41,14 +41,16 @@ export async function openSession(recipe: string | LoadedRecipe, opts: SourceOpt
     // Every later stage (mirror folders, kernel, labels, the lock) sees the release found; the lock's
     // recipe digest stays that of the recipe as written.
     const mirror = opened.sources[opened.sources.length - 1]!;
+    // --offline with a lock of this recipe: the release it recorded (the mirror's answer may not be cached here).
+    const fromLock = opts.offline && lock && lockMatchesRecipe(lock, loaded) ? lock.release : undefined;
     let release: string;
     try {
-      release = await resolveLatest(mirror, loaded.recipe.arch);
+      release = fromLock ?? await resolveLatest(mirror, loaded.recipe.arch);
     } catch (err) {
       await opened.close();
       throw err;
     }
-    log.info(`release: latest is ${release} (${mirror.urlOf(latestPath(loaded.recipe.arch))})`);
+    log.info(`release: latest is ${release} (${fromLock ? `--offline: from ${lockPath}` : mirror.urlOf(latestPath(loaded.recipe.arch))})`);
     if (opts.frozen && lock && lock.release !== release) {
       await opened.close();
       throw new OfflineError(`--frozen: release: latest is now ${release} at ${mirror.urlOf(latestPath(loaded.recipe.arch))}, ${lockPath} has ${lock.release} (run dbco lock, or pin release:)`);

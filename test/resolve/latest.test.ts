@@ -58,6 +58,13 @@ describe('release: latest over HTTP (a real server over a mirror copy)', () => {
     // the lock's recipe digest is that of the recipe as written: a new latest is a new release, not a new recipe
     expect(l.recipe.digest).toBe(recipeDigests(parseRecipe(RECIPE64, recipe)).digest);
 
+    // --offline with the lock and a cache that never asked the mirror: the lock's release, no request.
+    const asked = server.requests.length;
+    const offline = await openSession(recipe, { mirror: server.url, cache: path.join(t.dir, 'cache-offline'), offline: true });
+    expect(offline.recipe.release).toBe('6.4.1');
+    expect(server.requests.length).toBe(asked);
+    await offline.close();
+
     const tar = path.join(t.dir, 'latest64.tar');
     const img = await runDbco(['image', recipe, '--docker', '--output', tar, '--mirror', server.url, '--cache', cache], { env });
     expect(img.stderr).not.toContain('    at ');
