@@ -28,6 +28,7 @@ export function freePort(): Promise<number> {
 export interface TestCa {
   dir: string;
   caCrt: string;
+  caKey: string;
   serverCrt: string;
   serverKey: string;
 }
@@ -45,12 +46,40 @@ export function makeCa(dir: string): TestCa {
   writeFileSync(p('ext.cnf'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
   ossl('x509', '-req', '-in', p('server.csr'), '-CA', p('ca.crt'), '-CAkey', p('ca.key'), '-CAcreateserial',
     '-days', '2', '-extfile', p('ext.cnf'), '-out', p('server.crt'));
-  return { dir, caCrt: p('ca.crt'), serverCrt: p('server.crt'), serverKey: p('server.key') };
+  return { dir, caCrt: p('ca.crt'), caKey: p('ca.key'), serverCrt: p('server.crt'), serverKey: p('server.key') };
+}
+
+/** A client certificate (extendedKeyUsage clientAuth) signed by the test CA, as NAME.cert and NAME.key in `dir`. */
+export function makeClientCert(ca: TestCa, dir: string, name = 'client', cn = 'dbco test client'): { cert: string; key: string } {
+  mkdirSync(dir, { recursive: true });
+  const p = (n: string): string => path.join(dir, n);
+  const ossl = (...args: string[]): void => { execFileSync('openssl', args, { stdio: 'pipe' }); };
+  ossl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/CN=${cn}`,
+    '-keyout', p(`${name}.key`), '-out', p(`${name}.csr`));
+  writeFileSync(p(`${name}.ext`), 'extendedKeyUsage=clientAuth\n');
+  ossl('x509', '-req', '-in', p(`${name}.csr`), '-CA', ca.caCrt, '-CAkey', ca.caKey, '-CAcreateserial',
+    '-days', '2', '-extfile', p(`${name}.ext`), '-out', p(`${name}.cert`));
+  return { cert: p(`${name}.cert`), key: p(`${name}.key`) };
+}
+
+/** The first free port in from..to on 127.0.0.1: suites that run at once each keep to their own range. */
+export async function portIn(from: number, to: number): Promise<number> {
+  for (let port = from; port <= to; port++) {
+    const free = await new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error(`no free port in ${from}..${to}`);
 }
 
 export interface RegistryOptions {
   dir: string;
   tls?: TestCa;
+  /** With tls: CA files the registry checks client certificates against; a client without one is refused. */
+  clientCas?: string[];
   /** htpasswd users (bcrypt via htpasswd -B). */
   users?: Record<string, string>;
   token?: { realm: string; service: string; issuer: string; rootCertBundle: string };
@@ -90,7 +119,8 @@ export async function startRegistry(opts: RegistryOptions): Promise<TestRegistry
   } else if (opts.token) {
     auth = `auth:\n  token:\n    realm: ${opts.token.realm}\n    service: ${opts.token.service}\n    issuer: ${opts.token.issuer}\n    rootcertbundle: ${opts.token.rootCertBundle}\n`;
   }
-  const tls = opts.tls ? `  tls:\n    certificate: ${opts.tls.serverCrt}\n    key: ${opts.tls.serverKey}\n` : '';
+  const clientCas = opts.clientCas?.length ? `    clientcas:\n${opts.clientCas.map((f) => `      - ${f}\n`).join('')}` : '';
+  const tls = opts.tls ? `  tls:\n    certificate: ${opts.tls.serverCrt}\n    key: ${opts.tls.serverKey}\n${clientCas}` : '';
   writeFileSync(config, [
     'version: 0.1',
     'log:\n  level: info\n  formatter: text\n  accesslog:\n    disabled: false',

@@ -1,23 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { runDbco, tempDir } from '../helpers/env.js';
-import { startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { portIn, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { sbomRecipe } from './fixture.js';
-
-/** This suite's own port range (other suites take theirs), first free one. */
-async function portIn(from: number, to: number): Promise<number> {
-  for (let port = from; port <= to; port++) {
-    const free = await new Promise<boolean>((resolve) => {
-      const s = createServer();
-      s.once('error', () => resolve(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-  throw new Error(`no free port in ${from}..${to}`);
-}
 
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';

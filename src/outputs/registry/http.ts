@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RegistryError } from '../../errors.js';
 import { apiHost, isLoopback } from './refs.js';
-import { tlsOptionsFor } from './tls.js';
+import { certsDirRoots, tlsOptionsFor } from './tls.js';
 
 export interface HttpRequest {
   method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -52,6 +52,8 @@ const isRetryableStatus = (status: number): boolean => status >= 500 || status =
 export class Transport {
   base = '';
   private tlsAgent: https.Agent | undefined;
+  /** The client certificate presented, if certs.d has one: named when the registry refuses the handshake. */
+  private clientCert: string | undefined;
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 8 });
   private readonly retries: number;
   private readonly backoffMs: number;
@@ -69,6 +71,7 @@ export class Transport {
   private agentForTls(): https.Agent {
     if (!this.tlsAgent) {
       const tls = tlsOptionsFor(this.registry, this.opts.env);
+      this.clientCert = tls.certFile;
       const secureContext = createSecureContext({ ca: tls.ca, cert: tls.cert, key: tls.key });
       this.tlsAgent = new https.Agent({ keepAlive: true, maxSockets: 8, secureContext, rejectUnauthorized: !this.opts.insecure });
     }
@@ -122,12 +125,19 @@ export class Transport {
         if (!isRetryableStatus(res.status) || attempt >= this.retries) return res;
       } catch (err) {
         if (!isRetryableError(err) || attempt >= this.retries) {
-          throw new RegistryError(this.registry, undefined, undefined, `${req.method} ${new URL(url).pathname}: ${describeNetError(err)}`, { cause: err });
+          throw new RegistryError(this.registry, undefined, undefined, `${req.method} ${new URL(url).pathname}: ${describeNetError(err, this.clientCertHint())}`, { cause: err });
         }
       }
       this.opts.onRetry?.(`${req.method} ${new URL(url).pathname}`, attempt + 1);
       await sleep(this.backoffMs * 2 ** attempt);
     }
+  }
+
+  /** What to say when the server refuses the TLS handshake: which certificate went, or where one would go. */
+  private clientCertHint(): string {
+    if (this.clientCert) return `it refused the client certificate ${this.clientCert} (not signed by a CA it trusts, or expired)`;
+    const where = certsDirRoots(this.opts.env).map((root) => `${root}/${this.registry}/`);
+    return `it asks for a client certificate and none was found: put client.cert and client.key in ${where.join(' or ') || 'a certs.d folder'}`;
   }
 
   close(): void {
@@ -170,9 +180,16 @@ async function writeBody(r: http.ClientRequest, body: AsyncIterable<Uint8Array> 
   r.end();
 }
 
-export function describeNetError(err: unknown): string {
+/** TLS alerts a server sends when it wants a client certificate it did not get (or did not like). */
+const CLIENT_CERT_ALERT = /alert (bad certificate|certificate required|unknown ca|certificate unknown|handshake failure)/i;
+
+/** One line for a network error; `refusedHandshake` is said when the server's alert is about the client's certificate. */
+export function describeNetError(err: unknown, refusedHandshake?: string): string {
   const code = errCode(err);
-  const msg = (err as Error)?.message ?? String(err);
+  // OpenSSL's messages end in a newline and carry file:line noise; the alert's name is what matters.
+  const msg = ((err as Error)?.message ?? String(err)).trim().replace(/\s*\n\s*/g, ' ');
+  const alert = CLIENT_CERT_ALERT.exec(msg);
+  if (alert && refusedHandshake) return `TLS: the registry refused the handshake (alert "${alert[1]!.toLowerCase()}"): ${refusedHandshake}`;
   if (/certificate|self.signed|unable to (get|verify)/i.test(msg) || code.startsWith('ERR_TLS') || code.includes('CERT')) {
     return `TLS: ${msg} (add the registry's CA as /etc/docker/certs.d/HOST:PORT/ca.crt, or use --insecure-registry)`;
   }

@@ -16,6 +16,8 @@ export interface TlsOptions {
   ca: string[];
   cert?: Buffer;
   key?: Buffer;
+  /** Where cert came from, for messages. */
+  certFile?: string;
   /** The certs.d folders that applied, for messages. */
   sources: string[];
 }
@@ -58,6 +60,7 @@ export function tlsOptionsFor(registry: string, env: NodeJS.ProcessEnv = process
         const key = path.join(dir, `${name.slice(0, -'.cert'.length)}.key`);
         out.cert = readFileSync(path.join(dir, name));
         out.key = readFileSync(key);
+        out.certFile = path.join(dir, name);
       }
     }
   }
