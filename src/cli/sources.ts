@@ -78,8 +78,9 @@ export function registerSources(program: Command): void {
     .description('download and verify the base, kernel and every resolved extension into the cache')
     .action(async (recipe: string, f: CommonFlags) => {
       for (const arch of await archRuns(recipe, f)) {
-        // The .tcz.info answers too: a later `dbco image --offline --sbom` reads them from the cache.
-        const opts = { ...withArch(sourceOptions(f), arch), info: true };
+        // The .tcz.info answers too: a later `dbco image --offline --sbom` reads them from the cache. An
+        // --offline fetch only checks what the cache holds; .info is not part of that.
+        const opts = { ...withArch(sourceOptions(f), arch), info: !f.offline };
         const s = await openSession(recipe, opts);
         const { inputs } = await fetchSession(s).finally(() => s.close());
         const bytes = inputs.extensions.reduce((n, e) => n + e.file.size, inputs.base.size + (inputs.kernel?.size ?? 0));
