@@ -1,6 +1,6 @@
 /**
  * bench registry: push of the 12-extension image (bench/docker.ts's gdk-pixbuf2 recipe) to a local
- * distribution 2.8 registry, cold (a repository with nothing in it, a fresh dbco cache) and again
+ * distribution 2.8 registry, cold (a registry of its own with empty storage, a fresh dbco cache) and again
  * (nothing to upload), side by side with `skopeo copy oci-archive:dbco.tar docker://...` of the same
  * archive, contenders in turns.
  */
@@ -50,7 +50,7 @@ export async function run(): Promise<BenchSection> {
   if (!existsSync(REGISTRY_BIN)) throw new Error(`${REGISTRY_BIN} missing: run scripts/install-deps.sh`);
   execFileSync('sh', ['-c', 'command -v skopeo']);
   const work = mkdtempSync(path.join(os.tmpdir(), 'dbco-bench-registry-'));
-  let registry: ChildProcess | undefined;
+  const registries: ChildProcess[] = [];
   try {
     // The docker bench's 12-extension recipe: x86 7.x tczs from the shared mirror and a small busybox core.gz.
     const mirror = path.join(work, 'mirror');
@@ -71,8 +71,6 @@ export async function run(): Promise<BenchSection> {
     await timed(process.execPath, [DBCO, 'image', recipe, '--docker', '--cache', buildCache, '-o', archive]);
     const size = statSync(archive).size;
 
-    const reg = await startRegistry(path.join(work, 'registry'));
-    registry = reg.child;
     const dbcoCold: number[] = [];
     const dbcoAgain: number[] = [];
     // dbco's own figure for the push alone (its 'pushed in' line): the process start-up is left out.
@@ -87,27 +85,40 @@ export async function run(): Promise<BenchSection> {
     const fromBuildAgain: number[] = [];
     let layers = 0;
     for (let i = 0; i < RUNS; i++) {
-      // Turns: dbco, then skopeo, each into a repository of its own that holds nothing yet.
-      const cache = path.join(work, `cache-push-${i}`);
-      const ref = `${reg.host}/bench/dbco-${i}:1`;
-      const cold = await timed(process.execPath, [DBCO, 'push', archive, ref, '--cache', cache, '--json']);
-      dbcoCold.push(cold.ms);
-      cpu.dbcoCold.push(cold.cpuS);
-      ownCold.push(own(cold.stderr));
-      const pushed = JSON.parse(cold.stdout) as { pushed: { blobs: { uploaded: number } }[] };
-      layers = pushed.pushed[0]!.blobs.uploaded - 1;
-      const sref = `docker://${reg.host}/bench/skopeo-${i}:1`;
-      const sCold = await timed('skopeo', ['copy', '-q', '--dest-tls-verify=false', `oci-archive:${archive}`, sref]);
-      skopeoCold.push(sCold.ms);
-      cpu.skopeoCold.push(sCold.cpuS);
-      const again = await timed(process.execPath, [DBCO, 'push', archive, ref, '--cache', cache]);
-      dbcoAgain.push(again.ms);
-      cpu.dbcoAgain.push(again.cpuS);
-      ownAgain.push(own(again.stderr));
-      const sAgain = await timed('skopeo', ['copy', '-q', '--dest-tls-verify=false', `oci-archive:${archive}`, sref]);
-      skopeoAgain.push(sAgain.ms);
-      cpu.skopeoAgain.push(sAgain.cpuS);
-      fromBuildAgain.push((await timed(process.execPath, [DBCO, 'image', recipe, '--push', ref, '--cache', buildCache])).ms);
+      // Each contender gets a registry of its own with empty storage: a registry that already holds a blob (in any
+      // repository) commits an upload of it without moving it, which would favour whoever goes second.
+      const dbcoTurn = async (): Promise<void> => {
+        const reg = await startRegistry(path.join(work, `registry-dbco-${i}`));
+        registries.push(reg.child);
+        const cache = path.join(work, `cache-push-${i}`);
+        const ref = `${reg.host}/bench/dbco:1`;
+        const cold = await timed(process.execPath, [DBCO, 'push', archive, ref, '--cache', cache, '--json']);
+        dbcoCold.push(cold.ms);
+        cpu.dbcoCold.push(cold.cpuS);
+        ownCold.push(own(cold.stderr));
+        const pushed = JSON.parse(cold.stdout) as { pushed: { blobs: { uploaded: number } }[] };
+        layers = pushed.pushed[0]!.blobs.uploaded - 1;
+        const again = await timed(process.execPath, [DBCO, 'push', archive, ref, '--cache', cache]);
+        dbcoAgain.push(again.ms);
+        cpu.dbcoAgain.push(again.cpuS);
+        ownAgain.push(own(again.stderr));
+        fromBuildAgain.push((await timed(process.execPath, [DBCO, 'image', recipe, '--push', ref, '--cache', buildCache])).ms);
+        reg.child.kill('SIGTERM');
+      };
+      const skopeoTurn = async (): Promise<void> => {
+        const reg = await startRegistry(path.join(work, `registry-skopeo-${i}`));
+        registries.push(reg.child);
+        const sref = `docker://${reg.host}/bench/skopeo:1`;
+        const sCold = await timed('skopeo', ['copy', '-q', '--dest-tls-verify=false', `oci-archive:${archive}`, sref]);
+        skopeoCold.push(sCold.ms);
+        cpu.skopeoCold.push(sCold.cpuS);
+        const sAgain = await timed('skopeo', ['copy', '-q', '--dest-tls-verify=false', `oci-archive:${archive}`, sref]);
+        skopeoAgain.push(sAgain.ms);
+        cpu.skopeoAgain.push(sAgain.cpuS);
+        reg.child.kill('SIGTERM');
+      };
+      // Turns, the order swapped every round.
+      for (const turn of i % 2 ? [skopeoTurn, dbcoTurn] : [dbcoTurn, skopeoTurn]) await turn();
     }
     const startup: number[] = [];
     const startupCpu: number[] = [];
@@ -121,7 +132,7 @@ export async function run(): Promise<BenchSection> {
     const rows = [
       '| run | dbco | skopeo copy oci-archive: | dbco / skopeo |',
       '|---|---|---|---|',
-      `| cold push (empty repository) | ${sec(median(dbcoCold))} (${dbcoCold.map(sec).join(', ')}); ${cpuOf(cpu.dbcoCold)} | ${sec(median(skopeoCold))} (${skopeoCold.map(sec).join(', ')}); ${cpuOf(cpu.skopeoCold)} | ${(median(dbcoCold) / median(skopeoCold)).toFixed(2)} |`,
+      `| cold push (empty registry) | ${sec(median(dbcoCold))} (${dbcoCold.map(sec).join(', ')}); ${cpuOf(cpu.dbcoCold)} | ${sec(median(skopeoCold))} (${skopeoCold.map(sec).join(', ')}); ${cpuOf(cpu.skopeoCold)} | ${(median(dbcoCold) / median(skopeoCold)).toFixed(2)} |`,
       `| again (nothing to upload) | ${sec(median(dbcoAgain))} (${dbcoAgain.map(sec).join(', ')}); ${cpuOf(cpu.dbcoAgain)} | ${sec(median(skopeoAgain))} (${skopeoAgain.map(sec).join(', ')}); ${cpuOf(cpu.skopeoAgain)} | ${(median(dbcoAgain) / median(skopeoAgain)).toFixed(2)} |`,
       `| cold push, the push alone (dbco's own timer, start-up left out) | ${sec(median(ownCold))} (${ownCold.map(sec).join(', ')}) | | |`,
       `| again, the push alone | ${sec(median(ownAgain))} (${ownAgain.map(sec).join(', ')}) | | |`,
@@ -132,15 +143,15 @@ export async function run(): Promise<BenchSection> {
       title: 'Push to a registry',
       markdown: `${rows.join('\n')}\n\nThe 12-extension x86 image of the docker section (gdk-pixbuf2 and its dependencies: ${layers} layers, ` +
         `archive ${(size / 2 ** 20).toFixed(0)} MiB, uncompressed layers) pushed to Debian's docker-registry 2.8 on 127.0.0.1 (plain http, ` +
-        `no auth), ${RUNS} turns of dbco then skopeo; median, every run in brackets; whole processes, start-up included. ` +
-        '"Cold": a repository the registry has no blob linked in and a fresh dbco cache (no mount record). ' +
+        `no auth), ${RUNS} rounds of dbco and skopeo in turns (order swapped each round); median, every run in brackets; whole processes, start-up included. ` +
+        '"Cold": a registry of its own with empty storage for each contender and round, and a fresh dbco cache (no mount record). ' +
         '"Again": the same push repeated: HEAD finds every blob, manifests and tags are PUT again. ' +
         `Goals (issue 10): cold push no slower than skopeo's copy; again under 0.5 s. ` +
         `Load average (1 min) when the section started: ${load.toFixed(1)}, when it ended: ${loadEnd.toFixed(1)}, on ${os.cpus().length} cores; ` +
         'CPU-s is user + system time of the whole process (/usr/bin/time), which a loaded machine changes far less than wall time.',
     };
   } finally {
-    registry?.kill('SIGTERM');
+    for (const r of registries) r.kill('SIGTERM');
     rmSync(work, { recursive: true, force: true });
   }
 }
