@@ -103,9 +103,10 @@ export function registerImage(program: Command): void {
       const pushed = pushing ? await pushRefs(layoutFromBuild(result.archive), opts.push!, opts, log, connected) : [];
       if (opts.json) {
         const { archive: _archive, sboms, ...rest } = result;
-        // The artifact exists only where something carries it: the archive or the registry.
-        const carried = Boolean(opts.output) || pushing;
-        const sbom = (sboms ?? []).map((s, i) => ({ platform: s.platform, file: sbomFiles[i], ...(carried ? { artifactDigest: s.artifactDigest } : {}) }));
+        // The artifact exists only where something carries it: the archive, or a registry that took it
+        // (one that refuses OCI manifests gets the image as Docker schema 2 and no SBOM artifact).
+        const carried = (digest: string): boolean => Boolean(opts.output) || pushed.some((p) => p.referrers.some((r) => r.digest === digest));
+        const sbom = (sboms ?? []).map((s, i) => ({ platform: s.platform, file: sbomFiles[i], ...(carried(s.artifactDigest) ? { artifactDigest: s.artifactDigest } : {}) }));
         process.stdout.write(`${JSON.stringify({ ...rest, engine: rest.engine ?? null, pushed, ...(sbom.length ? { sbom } : {}) }, null, 2)}\n`);
       } else {
         process.stdout.write(`${result.id}\n${result.tag}\n${pushedLines(pushed)}`);

@@ -22,7 +22,7 @@ describe('push to a registry that requires a client certificate', () => {
 
   beforeAll(async () => {
     requireTool('skopeo');
-    const port = await portIn(5700, 5749);
+    const port = await portIn(5700, 5729);
     ca = makeCa(path.join(tmp.dir, 'ca'));
     reg = await startRegistry({ dir: path.join(tmp.dir, 'registry'), tls: ca, clientCas: [ca.caCrt], port });
     for (const k of Object.keys(roots) as (keyof typeof roots)[]) {

@@ -148,7 +148,15 @@ async function pushToRepository(
   const referrers: PushResult['referrers'] = [];
   const pushed = new Set(manifests.map((m) => m.desc.digest));
   for (const a of artifacts) {
-    if (!pushed.has(a.subject.digest)) continue;
+    if (!pushed.has(a.subject.digest)) {
+      // Its subject went up as Docker schema 2 (another digest), and the registry takes no OCI manifest: say so, not nothing.
+      if (graph.manifests.some((m) => m.desc.digest === a.subject.digest)) {
+        const node = a.graph.manifests[a.graph.manifests.length - 1]!;
+        log.warn(`${where}: the artifact ${node.desc.digest} (${artifactTypeOf(node) ?? 'no artifactType'}) is not pushed: ` +
+          'the registry refuses OCI manifests, and an artifact has no Docker schema 2 form');
+      }
+      continue;
+    }
     await pushBlobs(a.graph.blobs);
     const node = a.graph.manifests[a.graph.manifests.length - 1]!;
     for (const m of a.graph.manifests) {
