@@ -8,12 +8,14 @@ import { pushLayout } from '../../src/outputs/registry/push.js';
 import { requireTool, runDbco, tempDir } from '../helpers/env.js';
 import { OCI_REFUSALS, startOci11Proxy, type Oci11Proxy, type Oci11ProxyOptions } from '../helpers/oci11-proxy.js';
 import { portIn, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { multiArchMirror, writeMultiRecipe } from '../multiarch/fixtures.js';
 import { sbomRecipe } from '../sbom/fixture.js';
 import { pushRecipe } from './fixture.js';
 import { randomImage } from './image-fixture.js';
 
 const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const DOCKER_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';
 const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
 const run = async (cmd: string, args: string[]): Promise<string> => (await promisify(execFile)(cmd, args)).stdout;
 const ACCEPT_ALL = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, 'application/vnd.docker.distribution.manifest.list.v2+json'].join(', ');
@@ -143,4 +145,56 @@ describe('referrers API and the Docker schema 2 fallback', () => {
     expect((await run('docker', ['image', 'inspect', '-f', '{{.Id}}', byDigest])).trim()).toBe(out.id);
     expect(await run('docker', ['run', '--rm', byDigest])).toBe('hello from a schema 2 push\n');
   }, 180_000);
+
+  describe('a multi-arch index (arch: [x86, x86_64]) with --sbom', () => {
+    let recipe: string;
+    const cdx = 'application/vnd.cyclonedx+json';
+    type Out = { manifestDigest: string; sbom: { platform: string; artifactDigest?: string }[]; pushed: { digest: string; mediaType: string; referrers: { digest: string; artifactType?: string; via: string }[] }[] };
+
+    beforeAll(() => {
+      const dir = path.join(tmp.dir, 'multi');
+      recipe = writeMultiRecipe(path.join(tmp.dir), 'oci11multi', multiArchMirror(dir), 'dbco-oci11multi-test:1');
+    });
+
+    test('to the referrers API: each platform manifest lists its own SBOM; no referrers tag', async () => {
+      const r = await runDbco(['image', recipe, '--push', `${withReferrers.host}/refs/multi:1`, '--sbom', path.join(tmp.dir, 'multi.cdx.json'), '--json'], { env });
+      expect(r.code, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout) as Out;
+      const [pushed] = out.pushed;
+      expect(pushed!.mediaType).toBe(OCI_INDEX);
+      expect(pushed!.digest).toBe(out.manifestDigest);
+      expect(out.sbom.map((s) => s.platform)).toEqual(['linux/386', 'linux/amd64']);
+      expect(pushed!.referrers).toEqual(out.sbom.map((s) => ({ digest: s.artifactDigest, artifactType: cdx, via: 'referrers-api' })));
+
+      const stored = await upstream('/v2/refs/multi/manifests/1', OCI_INDEX);
+      expect(stored.headers.get('docker-content-digest')).toBe(pushed!.digest);
+      const platforms = ((await stored.json()) as { manifests: { digest: string; platform: { architecture: string } }[] }).manifests;
+      expect(platforms.map((p) => p.platform.architecture)).toEqual(['386', 'amd64']);
+      for (const [i, p] of platforms.entries()) {
+        const index = (await (await fetch(`http://${withReferrers.host}/v2/refs/multi/referrers/${p.digest}`)).json()) as { manifests: { digest: string; artifactType: string }[] };
+        expect(index.manifests).toEqual([expect.objectContaining({ digest: out.sbom[i]!.artifactDigest, artifactType: cdx })]);
+      }
+      // Nothing refers to the index itself, and no sha256-<hex> tag was written for any subject.
+      expect(((await (await fetch(`http://${withReferrers.host}/v2/refs/multi/referrers/${pushed!.digest}`)).json()) as { manifests: unknown[] }).manifests).toEqual([]);
+      expect(((await (await upstream('/v2/refs/multi/tags/list')).json()) as { tags: string[] }).tags).toEqual(['1']);
+    }, 240_000);
+
+    test('to a schema-2-only registry: a Docker manifest list of the two platforms, both SBOMs left out with a warning each', async () => {
+      s2opts.refuseOci = OCI_REFUSALS.distribution;
+      const r = await runDbco(['image', recipe, '--push', `${schema2Only.host}/s2/multi:1`, '--sbom', path.join(tmp.dir, 'multi-s2.cdx.json'), '--json'], { env });
+      expect(r.code, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout) as Out;
+      const [pushed] = out.pushed;
+      expect(pushed!.mediaType).toBe(DOCKER_LIST);
+      expect(pushed!.referrers).toEqual([]);
+      expect(out.sbom.every((s) => s.artifactDigest === undefined)).toBe(true);
+      expect(r.stderr.match(/the artifact sha256:\S+ \(application\/vnd\.cyclonedx\+json\) is not pushed/g)).toHaveLength(2);
+      const stored = await upstream('/v2/s2/multi/manifests/1');
+      expect(stored.headers.get('content-type')).toBe(DOCKER_LIST);
+      expect(stored.headers.get('docker-content-digest')).toBe(pushed!.digest);
+      const list = ((await stored.json()) as { manifests: { digest: string; mediaType: string; platform: { architecture: string } }[] }).manifests;
+      expect(list.map((m) => [m.mediaType, m.platform.architecture])).toEqual([[DOCKER_MANIFEST, '386'], [DOCKER_MANIFEST, 'amd64']]);
+      for (const m of list) expect((await upstream(`/v2/s2/multi/manifests/${m.digest}`, DOCKER_MANIFEST, 'HEAD')).status).toBe(200);
+    }, 240_000);
+  });
 });
