@@ -1,7 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import https from 'node:https';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { RegistryError } from '../../src/errors.js';
+import { RegistryClient } from '../../src/outputs/registry/client.js';
 import { requireTool, runDbco, tempDir } from '../helpers/env.js';
 import { makeCa, makeClientCert, portIn, startRegistry, uploadsStarted, type TestCa, type TestRegistry } from '../helpers/registry.js';
 import { pushRecipe } from './fixture.js';
@@ -17,7 +20,7 @@ describe('push to a registry that requires a client certificate', () => {
   let ca: TestCa;
   let recipe: string;
   let env: NodeJS.ProcessEnv;
-  const roots = { docker: '', containers: '', caOnly: '', otherCa: '' };
+  const roots = { docker: '', containers: '', caOnly: '', otherCa: '', noKey: '' };
   const folder = (root: string): string => path.join(root, reg.host);
 
   beforeAll(async () => {
@@ -33,6 +36,7 @@ describe('push to a registry that requires a client certificate', () => {
     makeClientCert(ca, folder(roots.docker), 'client');
     makeClientCert(ca, folder(roots.containers), 'podman-client', 'dbco test podman client');
     makeClientCert(makeCa(path.join(tmp.dir, 'other-ca')), folder(roots.otherCa), 'client');
+    rmSync(makeClientCert(ca, folder(roots.noKey), 'client').key);
     recipe = pushRecipe(path.join(tmp.dir, 'recipe'), 'certdemo', 'hello through a client certificate');
     env = { DBCO_CACHE: path.join(tmp.dir, 'cache'), DOCKER_CONFIG: path.join(tmp.dir, 'docker-config'), XDG_RUNTIME_DIR: path.join(tmp.dir, 'xdg'), REGISTRY_AUTH_FILE: '' };
   }, 120_000);
@@ -63,6 +67,38 @@ describe('push to a registry that requires a client certificate', () => {
     expect(lines[lines.length - 1]).toContain(`refused the client certificate ${path.join(folder(roots.otherCa), 'client.cert')}`);
     expect(uploadsStarted(reg, 'cert/other')).toBe(0);
   }, 120_000);
+
+  test('a NAME.cert without its NAME.key: one line naming both files, nothing sent', async () => {
+    const r = await runDbco(['image', recipe, '--push', `${reg.host}/cert/nokey:1`], { env: { ...env, DBCO_CERTS_DIRS: roots.noKey } });
+    expect(r.code).toBe(1);
+    const dir = folder(roots.noKey);
+    expect(r.stderr.trim().split('\n').at(-1)).toBe(`dbco: ${reg.host}: client certificate ${dir}/client.cert has no key beside it (${dir}/client.key)`);
+    expect(uploadsStarted(reg, 'cert/nokey')).toBe(0);
+  }, 120_000);
+
+  test('a TLS 1.3 server asking for a client certificate (alert "certificate required", not 1.2\'s "bad certificate"): the same one line, no retries', async () => {
+    // distribution 2.8 ends this handshake with TLS 1.2's alert 42 here; Node's server speaks only 1.3 below.
+    const server = https.createServer({
+      key: readFileSync(ca.serverKey), cert: readFileSync(ca.serverCrt), ca: readFileSync(ca.caCrt),
+      requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3',
+    }, (_req, res) => { res.writeHead(200, { 'content-type': 'application/json' }).end('{}'); });
+    const port = await portIn(5700, 5729);
+    await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+    try {
+      const host = `127.0.0.1:${port}`;
+      mkdirSync(path.join(roots.caOnly, host), { recursive: true });
+      copyFileSync(ca.caCrt, path.join(roots.caOnly, host, 'ca.crt'));
+      const retries: string[] = [];
+      const err = await RegistryClient.connect(host, { env: { DBCO_CERTS_DIRS: roots.caOnly }, backoffMs: 10, onRetry: (w) => retries.push(w) }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RegistryError);
+      expect((err as Error).message).toBe(`${host}: GET /v2/: TLS: the registry refused the handshake (alert "certificate required"): ` +
+        `it asks for a client certificate and none was found: put client.cert and client.key in ${path.join(roots.caOnly, host)}/`);
+      expect(retries).toEqual([]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  }, 60_000);
 
   for (const layout of ['docker', 'containers'] as const) {
     test(`with NAME.cert + NAME.key in the ${layout} certs.d layout: the push succeeds and skopeo (--cert-dir) sees the digest`, async () => {

@@ -124,6 +124,7 @@ export class Transport {
         const res = await this.once(req, url);
         if (!isRetryableStatus(res.status) || attempt >= this.retries) return res;
       } catch (err) {
+        if (err instanceof RegistryError) throw err; // already says what is wrong (a certs.d folder dbco cannot use)
         if (!isRetryableError(err) || attempt >= this.retries) {
           throw new RegistryError(this.registry, undefined, undefined, `${req.method} ${new URL(url).pathname}: ${describeNetError(err, this.clientCertHint())}`, { cause: err });
         }

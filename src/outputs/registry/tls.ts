@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import path from 'node:path';
+import { RegistryError } from '../../errors.js';
 
 /** Where dockerd and podman look for per-registry CAs and client certs; DBCO_CERTS_DIRS (':'-separated) replaces them. */
 export function certsDirRoots(env: NodeJS.ProcessEnv = process.env): string[] {
@@ -59,7 +60,12 @@ export function tlsOptionsFor(registry: string, env: NodeJS.ProcessEnv = process
       if (name.endsWith('.cert') && !out.cert) {
         const key = path.join(dir, `${name.slice(0, -'.cert'.length)}.key`);
         out.cert = readFileSync(path.join(dir, name));
-        out.key = readFileSync(key);
+        try {
+          out.key = readFileSync(key);
+        } catch {
+          // dockerd refuses this layout too ("missing key ... for client certificate ...").
+          throw new RegistryError(registry, undefined, undefined, `client certificate ${path.join(dir, name)} has no key beside it (${key})`);
+        }
         out.certFile = path.join(dir, name);
       }
     }
