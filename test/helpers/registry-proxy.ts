@@ -1,7 +1,10 @@
-import { createServer, request, type IncomingMessage, type Server } from 'node:http';
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
-/** What the proxy does with one request: pass it on, answer with a status itself, or call `midBody` after some body bytes. */
-export type ProxyAction = undefined | { status: number } | { afterBytes: number; midBody: () => void | Promise<void> };
+/**
+ * What the proxy does with one request: pass it on, answer with a status itself, call `midBody` after
+ * some body bytes, or hold it until `holdUntil` settles and then pass it on.
+ */
+export type ProxyAction = undefined | { status: number } | { afterBytes: number; midBody: () => void | Promise<void> } | { holdUntil: Promise<void> };
 
 export interface RegistryProxy {
   host: string;
@@ -26,6 +29,14 @@ export async function startRegistryProxy(target: string, decide: (req: IncomingM
       res.writeHead(action.status, { 'content-type': 'application/json' }).end('{"errors":[{"code":"UNKNOWN","message":"injected by the test proxy"}]}');
       return;
     }
+    if (action && 'holdUntil' in action) {
+      req.pause();
+      void action.holdUntil.then(() => pass(req, res, entry, undefined));
+      return;
+    }
+    pass(req, res, entry, action);
+  });
+  const pass = (req: IncomingMessage, res: ServerResponse, entry: RegistryProxy['log'][number], action: { afterBytes: number; midBody: () => void | Promise<void> } | undefined): void => {
     const up = request(`http://${target}${req.url}`, { method: req.method, headers: req.headers }, (upRes) => {
       entry.status = upRes.statusCode ?? 0;
       const headers = { ...upRes.headers };
@@ -45,7 +56,8 @@ export async function startRegistryProxy(target: string, decide: (req: IncomingM
       }
     });
     req.pipe(up);
-  });
+    req.resume();
+  };
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const host = `127.0.0.1:${(server.address() as { port: number }).port}`;
   return {

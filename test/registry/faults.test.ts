@@ -64,6 +64,32 @@ describe('push faults and protocol paths', () => {
     expect(r!.digest).toMatch(/^sha256:/);
   }, 90_000);
 
+  test('a blob that fails: the push returns only when no other request of it is on the wire', async () => {
+    const image = randomImage(path.join(tmp.dir, 'e'), [1000, 2000, 3000]);
+    const [bad, held] = [image.layers[0]!.diffId, image.layers[1]!.diffId];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    // One blob's HEAD is refused (403: not retried) while another's is held a moment longer.
+    decide = (req) => {
+      if (req.method === 'HEAD' && req.url?.endsWith(bad)) {
+        setTimeout(release, 300);
+        return { status: 403 };
+      }
+      return req.method === 'HEAD' && req.url?.endsWith(held) ? { holdUntil: gate } : undefined;
+    };
+    const before = proxy.log.length;
+    const err = await pushLayout(layoutFromBuild(image), [`${proxy.host}/faults/stray:1`], opts()).catch((e: unknown) => e);
+    expect((err as Error).message).toContain('HTTP 403');
+    // Before, the other workers went on (token fetches, uploads) after the push had already failed.
+    expect(proxy.log.slice(before).filter((l) => l.status === 0)).toEqual([]);
+    // Nor does any arrive after it returned (a quiet moment; this can only miss a stray, not invent one).
+    const after = proxy.log.length;
+    release();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(proxy.log.slice(after)).toEqual([]);
+    decide = () => undefined;
+  }, 60_000);
+
   test('chunked upload: PATCH ranges streamed from the file, then the closing PUT', async () => {
     const image = randomImage(path.join(tmp.dir, 'c'), [3 << 20]);
     decide = () => undefined;

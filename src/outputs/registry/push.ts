@@ -120,16 +120,26 @@ async function pushToRepository(
   const blobs: Record<BlobOutcome, number> = { existing: 0, mounted: 0, uploaded: 0 };
   const pushBlobs = async (list: Descriptor[]): Promise<void> => {
     let next = 0;
+    let failed = false;
     const worker = async (): Promise<void> => {
-      while (next < list.length) {
+      while (!failed && next < list.length) {
         const desc = list[next++]!;
-        const outcome = await pushBlob(client, repo, desc, layout, { mountFrom: record.sources(desc.digest, repo).slice(0, 3), chunkSize: opts.chunkSize });
-        blobs[outcome]++;
-        record.add(desc.digest, repo);
-        if (outcome !== 'existing') log.info(`${where}: ${outcome} ${desc.digest.slice(0, 19)} (${desc.size} bytes)`);
+        try {
+          const outcome = await pushBlob(client, repo, desc, layout, { mountFrom: record.sources(desc.digest, repo).slice(0, 3), chunkSize: opts.chunkSize });
+          blobs[outcome]++;
+          record.add(desc.digest, repo);
+          if (outcome !== 'existing') log.info(`${where}: ${outcome} ${desc.digest.slice(0, 19)} (${desc.size} bytes)`);
+        } catch (err) {
+          failed = true;
+          throw err;
+        }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(opts.parallel ?? 3, list.length) }, worker));
+    // On the first failure the others take no new blob, and the push returns only when none is on the
+    // wire: Promise.all would reject at once and leave them requesting (tokens, uploads) after it.
+    const settled = await Promise.allSettled(Array.from({ length: Math.min(opts.parallel ?? 3, list.length) }, worker));
+    const failure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure) throw failure.reason;
   };
 
   await pushBlobs(graph.blobs);
