@@ -72,6 +72,19 @@ describe.each(ENGINES)('dbco image --docker on $name (x86_64, TC 6.4.1 + fixture
     expect(docker(['run', '--rm', tag, 'sh', '-c', 'echo ok'])).toBe('ok\n');
   });
 
+  test('a cold build loads once on the containerd store and Podman (sent while the layers are built); nothing left behind', async () => {
+    const cold = await build(recipes.boot!, ['--tag', `${T}-cold:1`], path.join(dir, 'cache-cold'));
+    const loads = Number(/ in (\d+) load\(s\)/.exec(cold.stderr)?.[1]);
+    // dockerd's graph driver also takes intermediate images while layers are built (each layer registered then is time saved).
+    if (cold.engine.store === 'graphdriver') expect(loads).toBeGreaterThanOrEqual(1);
+    else expect(loads).toBe(1);
+    expect(cold.layers.every((l) => l.rebuilt && !l.inEngine)).toBe(true);
+    expect(docker(['image', 'inspect', '--format', '{{json .RootFS.Layers}}', cold.tag]).trim()).toBe(JSON.stringify(cold.layers.map((l) => l.diffId)));
+    expect(docker(['run', '--rm', cold.tag, 'cat', '/usr/share/doc/tc/release.txt']).trim()).toBe('6.4.1');
+    expect(docker(['images', '-a', '--filter', `label=dbco.test.run=${T}`, '--format', '{{.Repository}}']).split('\n').filter((r) => r.includes('dbco-internal'))).toEqual([]);
+    expect(dangling()).toBe('');
+  });
+
   test('setup build: dependency chain, dynamic binary after ldconfig, setup script effects baked in', async () => {
     const { tag, stderr } = await build(recipes.build!, []);
     expect(tag).toBe(`${T}-build:1`);

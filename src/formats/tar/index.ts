@@ -1,3 +1,3 @@
 export type { StreamEntry } from '../stream-reader.js';
 export { readTar } from './read.js';
-export { writeTar, type TarOptions } from './write.js';
+export { writeTar, writeTarInOrder, type TarOptions } from './write.js';

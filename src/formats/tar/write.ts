@@ -155,3 +155,26 @@ function truncate(b: Uint8Array, n: number): Uint8Array {
   while (end > 0 && (b[end]! & 0xc0) === 0x80) end--;
   return b.subarray(0, end);
 }
+
+/**
+ * Members in the order they arrive, each written as soon as it does (and its body read then): for an
+ * archive whose later members do not exist yet when the first are sent, such as an image streamed to
+ * an engine while its layers are still being built. Nothing is sorted, so the bytes are only as
+ * deterministic as the order given; files and directories only.
+ */
+export async function* writeTarInOrder(entries: AsyncIterable<Entry>, opts: TarOptions = {}): AsyncGenerator<Uint8Array> {
+  const seen = new Set<string>();
+  for await (const e of entries) {
+    if (e.kind !== 'file' && e.kind !== 'dir') throw new FormatError('tar', `${e.path}: only files and directories can be streamed in order`);
+    if (seen.has(e.path)) throw new FormatError('tar', `duplicate entry ${JSON.stringify(e.path)}`);
+    seen.add(e.path);
+    const plan = await planEntries([e], 'tar');
+    const bodies = bodiesInOrder(plan, (p) => p.entry.kind === 'file', 'tar');
+    try {
+      yield* entriesOf(plan, bodies, opts);
+    } finally {
+      await bodies.close();
+    }
+  }
+  yield new Uint8Array(2 * BLOCK);
+}

@@ -3,7 +3,7 @@ import { DockerError } from '../../errors.js';
 import { canonicalJson, sha256Hex } from '../../canonical-json.js';
 import type { ImageConfig } from './config.js';
 import type { Entry } from '../../formats/entry.js';
-import { writeTar } from '../../formats/tar/index.js';
+import { writeTar, writeTarInOrder } from '../../formats/tar/index.js';
 
 export const MEDIA_INDEX = 'application/vnd.oci.image.index.v1+json';
 export const MEDIA_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -253,4 +253,57 @@ async function* readLayerFile(layer: ArchiveLayer): AsyncIterable<Uint8Array> {
   if (read !== layer.size) {
     throw new DockerError(`layer file ${layer.path} is ${read} bytes, expected ${layer.size}: the layer cache changed underneath`);
   }
+}
+
+/** An image whose layers are still being built: what writeImageArchiveAsBuilt streams. */
+export interface ArchiveAsBuilt {
+  /** The layers in image order, each settling when its tar is written. */
+  pending: Promise<ArchiveLayer>[];
+  /** The finished image (config, and every layer: `pending`'s and any added after), once the build has it. */
+  image: Promise<{ config: ImageConfig; layers: ArchiveLayer[] }>;
+  tags: string[];
+  mtime: number;
+  /** Called for each layer as it is reached: true leaves its blob out (the engine holds it). */
+  omit?: (layer: ArchiveLayer, index: number) => boolean;
+  /** Called with each blob's size just before it is sent (progress). */
+  onLayer?: (size: number) => void;
+}
+
+/**
+ * The archive writeImageArchive writes, for the engine only, sent as the build goes: each layer blob
+ * as soon as it and the ones below it are written, then the config, the manifests, index.json and
+ * manifest.json once the image is known. Engines read the whole archive before they look at
+ * manifest.json (dockerd untars it first, the containerd store ingests blobs as they come, Podman
+ * spools it to a file), so the order does not matter to them; it is not the --output archive's order.
+ */
+export function writeImageArchiveAsBuilt(input: ArchiveAsBuilt): AsyncIterable<Uint8Array> {
+  const dir = (p: string): Entry => ({ path: p, kind: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: input.mtime, size: 0 });
+  const file = (p: string, size: number, open: () => AsyncIterable<Uint8Array>): Entry =>
+    ({ path: p, kind: 'file', mode: 0o644, uid: 0, gid: 0, mtime: input.mtime, size, open });
+  async function* entries(): AsyncIterable<Entry> {
+    yield dir('blobs');
+    yield dir('blobs/sha256');
+    const done = new Set<string>();
+    const layerEntry = (name: string, layer: ArchiveLayer): Entry => {
+      done.add(name);
+      input.onLayer?.(layer.size);
+      return file(name, layer.size, () => readLayerFile(layer));
+    };
+    for (let i = 0; i < input.pending.length; i++) {
+      const layer = await input.pending[i]!;
+      const name = `blobs/sha256/${hexOf(layer.diffId)}`;
+      if (done.has(name)) continue;
+      if (input.omit?.(layer, i)) { done.add(name); continue; }
+      yield layerEntry(name, layer);
+    }
+    const { config, layers } = await input.image;
+    const plan = planArchive({ config, layers, tags: input.tags, mtime: input.mtime });
+    for (const [name, layer] of plan.layerBlobs) {
+      if (done.has(name) || plan.members.has(name)) continue;
+      if (input.omit?.(layer, layers.indexOf(layer))) continue;
+      yield layerEntry(name, layer);
+    }
+    for (const [name, bytes] of plan.members) yield file(name, bytes.length, async function* () { yield bytes; });
+  }
+  return writeTarInOrder(entries(), { mtime: input.mtime });
 }

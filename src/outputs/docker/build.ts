@@ -16,16 +16,17 @@ import { flattenLayers } from '../../rootfs/flatten.js';
 import { buildEpoch } from '../../rootfs/epoch.js';
 import { SETUP_WRAPPER_PATH } from '../../rootfs/setup-wrapper.js';
 import type { Layer } from '../../rootfs/layer.js';
-import { buildImageConfig, type ConfigLayer } from './config.js';
+import { buildImageConfig, type ConfigLayer, type ImageConfig } from './config.js';
 import { planArchive, planIndexArchive, writeImageArchive, type ArchiveImage, type ArchiveInput, type ArchiveLayer, type IndexArchiveInput } from './archive.js';
 import { connectEngine, inspectImage, tagImage, type Engine } from './engine.js';
 import type { EngineInfo } from './engine-info.js';
 import { removeLeftovers } from './leftovers.js';
 import { internalRef } from './owner.js';
-import { Loader, findImage } from './preload.js';
+import { Loader, findImage, preloadPays } from './preload.js';
 import { cachedSetupLayer, storeSetupLayer } from './setup-store.js';
 import { runSetup } from './setup-run.js';
 import { writeStreamAtomic } from './stream-file.js';
+import { trace, traced } from './trace.js';
 
 export interface DockerImageOptions {
   tag?: string;
@@ -105,6 +106,8 @@ interface ArchBuild {
   previousLayers: string[];
   /** Unregisters the loader's interrupt cleanup. */
   untrack?: () => void;
+  /** The load sent while the layers were built (engines where preloadPays is false): the image ID. */
+  streamed?: Promise<string>;
   /** The platform's CycloneDX SBOM, when asked for. */
   sbom?: Buffer;
 }
@@ -155,7 +158,7 @@ export async function runDockerImage(recipePath: string, opts: DockerImageOption
 
 /** Removes the run's dbco-internal references (layers the final image holds stay in the engine). */
 async function release(b: ArchBuild): Promise<void> {
-  await b.loader?.cleanup();
+  await traced('cleanup', b.loader?.cleanup() ?? Promise.resolve());
   b.untrack?.();
 }
 
@@ -219,17 +222,19 @@ async function finish(b: ArchBuild, opts: DockerImageOptions): Promise<DockerIma
   if (opts.output) await writeStreamAtomic(writeImageArchive(archive), opts.output);
   if (opts.output || opts.load === false) return result(config.id, false, () => false);
   const engine = b.engine ?? await connectEngine();
-  let id = await findImage(engine, config, blobs);
+  trace('built');
+  // A streamed load is under way: layers were built, so the engine cannot have had the image from this cache.
+  let id = b.streamed ? undefined : await traced('findImage', findImage(engine, config, blobs));
   const alreadyLoaded = id !== undefined;
   const heldBefore = (i: number): boolean => alreadyLoaded || blobs.slice(0, i + 1).every((l, j) => b.previousLayers[j] === l.diffId);
   if (!id) {
     // Loaded under a tag of this run, given the user's tag only once the engine holds every layer and
     // has said which ID it gave the image: a failed load tags nothing and leaves nothing dangling.
     const loader = loaderOf(b, engine, opts);
-    id = await loader.load(config, blobs, internalRef('load', ''));
+    id = await traced('final load', b.streamed ?? loader.load(config, blobs, internalRef('load', '')));
     loader.reportLoaded();
   }
-  await tagImage(engine, id, tag);
+  await traced('tag', tagImage(engine, id, tag));
   return result(id, alreadyLoaded, heldBefore, engine);
 }
 
@@ -245,26 +250,33 @@ async function buildArch(document: RecipeDocumentFile, arch: Arch | undefined, o
   const tag = opts.tag ?? recipe.image?.tag ?? `${recipe.name}:latest`;
 
   // Ping before the long part, so a stopped daemon is reported in 2 s and not after the downloads.
-  let engine: Engine | undefined = load ? await connectEngine() : undefined;
-  if (engine) await removeLeftovers(engine, log);
+  let engine: Engine | undefined = load ? await traced('connect', connectEngine()) : undefined;
+  // Listing the engine's objects takes a few hundred ms on the containerd store: done while the inputs
+  // are fetched, and awaited before this run writes anything to the engine. It never fails.
+  const leftovers = engine ? traced('leftovers', removeLeftovers(engine, log)) : undefined;
 
   const cacheRoot = opts.cache ?? defaultCacheDir();
   const cache = new Cache(cacheRoot);
+  trace('prepare start');
   const inputs = await prepare(loaded, {
     mirror: opts.mirror, cache: cacheRoot, offline: opts.offline, frozen: opts.frozen, allowOutsideSrc: opts.allowOutsideSrc, kernel: false, log,
     ...(opts.sbom ? { info: true } : {}),
   });
   // The release as resolved (`release: latest` is the mirror's answer by now): what the labels name.
   recipe = inputs.recipe;
+  trace('prepared');
   const epoch = buildEpoch();
   const rootfs = await assembleRootfs(inputs, { cache, epoch, maxLayers: opts.maxLayers ?? recipe.image?.max_layers, setup, log, startTars: true });
 
   const inputFor = (layers: ConfigLayer[]) => ({ recipe, lockDigest: inputs.lockDigest, epoch, layers });
   const cached = await Promise.all(rootfs.layers.map((layer) => cachedLayerBlob(layer, { cache, epoch })));
-  const state: Pick<ArchBuild, 'loader' | 'untrack' | 'epoch' | 'previousLayers'> = { epoch, previousLayers: [] };
+  const state: Pick<ArchBuild, 'loader' | 'untrack' | 'epoch' | 'previousLayers' | 'streamed'> = { epoch, previousLayers: [] };
+  // Settled with the finished image once the build has it (or its failure), for a streamed load.
+  let imageDone: { resolve: (i: { config: ImageConfig; layers: ArchiveLayer[] }) => void; reject: (e: unknown) => void } | undefined;
   try {
     if (engine) {
-      state.previousLayers = (await inspectImage(engine, tag))?.RootFS?.Layers ?? [];
+      await leftovers;
+      state.previousLayers = (await traced('inspect tag', inspectImage(engine, tag)))?.RootFS?.Layers ?? [];
       loaderOf(state, engine, opts);
     }
     let built: LayerBlob[];
@@ -274,11 +286,19 @@ async function buildArch(document: RecipeDocumentFile, arch: Arch | undefined, o
       const pending = inOrder(rootfs.layers, PARALLEL_LAYERS, (layer) => materializeLayer(layer, { cache, epoch }));
       // Partial images carry a label of their own, so none can be mistaken for (or be) a finished image.
       const partialRecipe = { ...recipe, image: { ...recipe.image, labels: { ...recipe.image?.labels, 'dbco.partial': 'true' } } };
-      built = engine
-        ? (await loaderOf(state, engine, opts).preload(pending, (ready) => buildImageConfig({
-            ...inputFor(ready.map((b, i) => ({ id: rootfs.layers[i]!.id, diffId: b.diffId }))), recipe: partialRecipe,
-          }))) as LayerBlob[]
-        : await Promise.all(pending);
+      if (engine && preloadPays(engine.info)) {
+        built = (await loaderOf(state, engine, opts).preload(pending, (ready) => buildImageConfig({
+          ...inputFor(ready.map((b, i) => ({ id: rootfs.layers[i]!.id, diffId: b.diffId }))), recipe: partialRecipe,
+        }))) as LayerBlob[];
+      } else if (engine && setup !== 'build') {
+        // One load, sent as the layers are written; setup 'build' needs the layers in the engine first.
+        const image = new Promise<{ config: ImageConfig; layers: ArchiveLayer[] }>((resolve, reject) => { imageDone = { resolve, reject }; });
+        state.streamed = loaderOf(state, engine, opts).loadAsBuilt(pending, image, internalRef('load', ''));
+        state.streamed.catch(() => undefined); // awaited by finish(), or below when the build fails
+        built = await Promise.all(pending);
+      } else {
+        built = await Promise.all(pending);
+      }
     }
     const blobs: ArchiveLayer[] = [...built];
     const rebuilt = built.map((b) => !b.reused);
@@ -310,11 +330,16 @@ async function buildArch(document: RecipeDocumentFile, arch: Arch | undefined, o
     }
 
     const config = buildImageConfig({ ...configInput, setupWrapper: setup === 'boot' ? SETUP_WRAPPER_PATH : undefined });
+    imageDone?.resolve({ config, layers: blobs });
     const layers = configLayers.map((l, i) => ({ ...l, size: blobs[i]!.size, rebuilt: rebuilt[i]! }));
     // Loaded on use: the CycloneDX library costs a few hundred ms of start-up that a build without --sbom need not pay.
     const sbom = opts.sbom ? (await import('../sbom.js')).sbomOfBuild(inputs, { kind: 'image', name: recipe.name, version: tag }, epoch) : undefined;
     return { recipe, inputs, tag, config, blobs, layers, setupRan, ...state, ...(engine ? { engine } : {}), ...(sbom ? { sbom } : {}) };
   } catch (err) {
+    // A streamed load stops at the failure (its archive ends early, so the engine makes no image); it
+    // must be over before the run's references are removed.
+    imageDone?.reject(err);
+    await state.streamed?.catch(() => undefined);
     await release(state as ArchBuild);
     throw err;
   }

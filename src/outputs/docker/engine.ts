@@ -7,6 +7,7 @@ import type { LoadProgress } from './load-progress.js';
 import { EngineApi } from './engine-api/client.js';
 import { DEFAULT_SOCKET, endpointFor } from './engine-api/endpoint.js';
 import type { Call } from './engine-api/transport.js';
+import { trace } from './trace.js';
 
 export interface Engine {
   api: EngineApi;
@@ -182,12 +183,29 @@ export async function loadArchive(
     clearTimeout(timer);
     timer = setTimeout(() => { timedOut = true; abort?.abort(); }, engine.timeoutMs);
   };
+  let first = true;
+  let total = 0;
+  trace('load: begin');
   const source = async function* (): AsyncIterable<Uint8Array> {
-    for await (const chunk of archive) {
-      alive(); // the engine took the previous chunk
-      progress?.bytes(chunk.length);
-      yield chunk;
+    const chunks = archive[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        // Pulled again: the engine took the previous chunk. Waiting for the next is waiting for dbco's
+        // own build (an archive sent while its layers are written), not for the engine.
+        clearTimeout(timer);
+        const next = await chunks.next();
+        if (next.done) break;
+        if (first) { trace('load: first byte'); first = false; }
+        total += next.value.length;
+        alive();
+        progress?.bytes(next.value.length);
+        yield next.value;
+      }
+    } finally {
+      await chunks.return?.();
     }
+    alive(); // the engine owes the answer from here
+    trace(`load: last byte (${total} bytes)`);
   };
   const body = Readable.from(source(), { objectMode: false });
   body.on('error', (err) => { sourceError = err; });
@@ -207,6 +225,7 @@ export async function loadArchive(
     let response: NodeJS.ReadableStream;
     try {
       response = await d.result;
+      trace('load: response headers');
     } catch (err) {
       if (sourceError) throw sourceError;
       if (timedOut) throw silent();
@@ -226,6 +245,7 @@ export async function loadArchive(
     })();
     const report = await parseLoadStream(chunks, (msg) => new DockerError(`${engine.name}: ${what} failed: ${msg}`),
       (id, current, total) => progress?.engineLayer(id, current, total));
+    trace('load: response end');
     if (timedOut) throw silent();
     if (sourceError) throw sourceError;
     return report;

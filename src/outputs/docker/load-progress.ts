@@ -42,6 +42,11 @@ export class LoadProgress {
     if (this.loads === 1) this.lastLine = this.loadStarted;
   }
 
+  /** A layer of a load begun with its sizes still unknown (streamed as the build goes) is about to be sent. */
+  addLayer(size: number): void {
+    this.sizes.push(size);
+  }
+
   /** The load ended (well or not). */
   end(): void {
     if (this.loadStarted !== undefined) this.loadingMs += this.now() - this.loadStarted;

@@ -1,10 +1,12 @@
 import { DockerError } from '../../errors.js';
 import type { Logger } from '../../io/logger.js';
 import type { ImageConfig } from './config.js';
-import { planArchive, writeImageArchive, type ArchiveLayer } from './archive.js';
+import { planArchive, writeImageArchive, writeImageArchiveAsBuilt, type ArchiveLayer } from './archive.js';
 import { inspectImage, loadArchive, removeReference, request, tagImage, type Engine } from './engine.js';
 import { internalRef } from './owner.js';
 import { LoadProgress } from './load-progress.js';
+import type { EngineInfo } from './engine-info.js';
+import { trace, traced } from './trace.js';
 
 /**
  * The engine's ID of the image made of `config` and `layers`, asked of the engine itself, or undefined
@@ -31,6 +33,19 @@ const sizesOf = (layers: ArchiveLayer[], omit: Set<string>): number[] => layers.
 
 function sameLayers(engineLayers: string[] | undefined, layers: ArchiveLayer[]): boolean {
   return engineLayers !== undefined && engineLayers.length === layers.length && engineLayers.every((d, i) => d === layers[i]!.diffId);
+}
+
+/**
+ * Whether loading the layers ready so far as intermediate images, while the rest are built, makes the
+ * build finish sooner on this engine. dockerd's graph driver registers the layers of a load one after
+ * another once the last byte is in (~70-85 ms each on 20.10/overlay2), so layers registered during the
+ * build are time saved. The containerd store and Podman pay a whole import per load instead (Podman
+ * spools the archive, then imports; the containerd store unpacks and garbage-collects per load), and
+ * their final load of the whole image is what the engine spends anyway: there every extra load is paid
+ * on top (measured 2026-12-02, 12 tczs: an intermediate load of one layer 0.36-0.75 s).
+ */
+export function preloadPays(engine: EngineInfo): boolean {
+  return engine.store === 'graphdriver';
 }
 
 /**
@@ -84,7 +99,8 @@ export class Loader {
       while (ready < pending.length && done[ready]) ready++;
       if (ready === pending.length) break;
       const layers = done.slice(0, ready) as ArchiveLayer[];
-      await this.hold(partialConfig(layers), layers, internalRef('partial', String(++this.partials)));
+      trace(`partial load of ${ready} layer(s)`);
+      await traced('partial hold', this.hold(partialConfig(layers), layers, internalRef('partial', String(++this.partials))));
       sent = ready;
     }
     return Promise.all(pending);
@@ -95,7 +111,7 @@ export class Loader {
    * when the engine already has it, else loads it. Returns the engine's image ID.
    */
   async hold(config: ImageConfig, layers: ArchiveLayer[], ref: string): Promise<string> {
-    const present = await findImage(this.engine, config, layers);
+    const present = await traced('hold findImage', findImage(this.engine, config, layers));
     this.refs.push(ref);
     if (present) {
       await tagImage(this.engine, present, ref);
@@ -123,7 +139,50 @@ export class Loader {
     }
     said ??= (await loadArchive(this.engine, writeImageArchive({ config, layers, tags: [ref], mtime: this.mtime }), this.progress, sizesOf(layers, new Set()))).messages;
     for (const l of layers) this.loaded.add(l.diffId);
-    const image = await inspectImage(this.engine, ref);
+    return this.verify(ref, layers, said);
+  }
+
+  /**
+   * One load whose archive goes to the engine while the image is still being built (see
+   * writeImageArchiveAsBuilt): the engine takes in the layers during the build, and nothing is loaded
+   * twice. Leaves out the bottom layers of the image the engine held before (whole on a second try if
+   * it refuses that). Returns the engine's image ID, as load() does.
+   */
+  async loadAsBuilt(pending: Promise<ArchiveLayer>[], image: Promise<{ config: ImageConfig; layers: ArchiveLayer[] }>, ref: string): Promise<string> {
+    if (!this.refs.includes(ref)) this.refs.push(ref);
+    let omitted = 0;
+    let buildFailed = false;
+    const failing = <T>(p: Promise<T>): Promise<T> => {
+      const q = p.catch((err: unknown) => { buildFailed = true; throw err; });
+      q.catch(() => undefined); // the archive may stop before it reaches this one: the build reports it
+      return q;
+    };
+    let said: string[];
+    try {
+      said = (await loadArchive(this.engine, writeImageArchiveAsBuilt({
+        pending: pending.map(failing), image: failing(image), tags: [ref], mtime: this.mtime,
+        // Only an unbroken run from the bottom: the engine finds a layer by its chain, not by its blob.
+        omit: (l, i) => {
+          const held = i === omitted && this.heldChain[i] === l.diffId;
+          if (held) omitted++;
+          return held;
+        },
+        onLayer: (size) => this.progress.addLayer(size),
+      }), this.progress)).messages;
+    } catch (err) {
+      if (buildFailed || omitted === 0) throw err;
+      this.log?.info(`the engine did not take the archive without the ${omitted} layer(s) it held before (${(err as Error).message}); sending every layer`);
+      const { config, layers } = await image;
+      said = (await loadArchive(this.engine, writeImageArchive({ config, layers, tags: [ref], mtime: this.mtime }), this.progress, sizesOf(layers, new Set()))).messages;
+    }
+    const { layers } = await image;
+    for (const l of layers) this.loaded.add(l.diffId);
+    return this.verify(ref, layers, said);
+  }
+
+  /** The ID of the image the engine now has under `ref`, once its layers are checked against `layers`. */
+  private async verify(ref: string, layers: ArchiveLayer[], said: string[]): Promise<string> {
+    const image = await traced('inspect loaded', inspectImage(this.engine, ref));
     if (!image) {
       throw new DockerError(`${this.engine.name}: docker load finished but the engine has no image ${ref} (it said: ${said.join('; ') || 'nothing'})`);
     }
