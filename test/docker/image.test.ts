@@ -83,6 +83,12 @@ describe.each(ENGINES)('dbco image --docker on $name (x86_64, TC 6.4.1 + fixture
     expect(docker(['run', '--rm', cold.tag, 'cat', '/usr/share/doc/tc/release.txt']).trim()).toBe('6.4.1');
     expect(docker(['images', '-a', '--filter', `label=dbco.test.run=${T}`, '--format', '{{.Repository}}']).split('\n').filter((r) => r.includes('dbco-internal'))).toEqual([]);
     expect(dangling()).toBe('');
+    // The same again (layers from the cache): the engine has the image, nothing is loaded.
+    const warm = await build(recipes.boot!, ['--tag', `${T}-cold:1`], path.join(dir, 'cache-cold'));
+    expect(warm.id).toBe(cold.id);
+    expect(warm.alreadyLoaded).toBe(true);
+    expect(warm.stderr).not.toMatch(/ load\(s\)/);
+    expect(warm.layers.every((l) => l.inEngine && !l.rebuilt)).toBe(true);
   });
 
   test('setup build: dependency chain, dynamic binary after ldconfig, setup script effects baked in', async () => {

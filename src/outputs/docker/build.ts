@@ -106,8 +106,11 @@ interface ArchBuild {
   previousLayers: string[];
   /** Unregisters the loader's interrupt cleanup. */
   untrack?: () => void;
-  /** The load sent while the layers were built (engines where preloadPays is false): the image ID. */
-  streamed?: Promise<string>;
+  /**
+   * The load sent while the layers were built (engines where preloadPays is false): the image ID, or
+   * undefined when no layer was written this run (nothing was sent; the engine may hold the image).
+   */
+  streamed?: Promise<string | undefined>;
   /** The platform's CycloneDX SBOM, when asked for. */
   sbom?: Buffer;
 }
@@ -223,15 +226,20 @@ async function finish(b: ArchBuild, opts: DockerImageOptions): Promise<DockerIma
   if (opts.output || opts.load === false) return result(config.id, false, () => false);
   const engine = b.engine ?? await connectEngine();
   trace('built');
-  // A streamed load is under way: layers were built, so the engine cannot have had the image from this cache.
-  let id = b.streamed ? undefined : await traced('findImage', findImage(engine, config, blobs));
-  const alreadyLoaded = id !== undefined;
+  let id = b.streamed ? await traced('streamed load', b.streamed) : undefined;
+  let alreadyLoaded = false;
+  if (id) {
+    b.loader?.reportLoaded();
+  } else {
+    id = await traced('findImage', findImage(engine, config, blobs));
+    alreadyLoaded = id !== undefined;
+  }
   const heldBefore = (i: number): boolean => alreadyLoaded || blobs.slice(0, i + 1).every((l, j) => b.previousLayers[j] === l.diffId);
   if (!id) {
     // Loaded under a tag of this run, given the user's tag only once the engine holds every layer and
     // has said which ID it gave the image: a failed load tags nothing and leaves nothing dangling.
     const loader = loaderOf(b, engine, opts);
-    id = await traced('final load', b.streamed ?? loader.load(config, blobs, internalRef('load', '')));
+    id = await traced('final load', loader.load(config, blobs, internalRef('load', '')));
     loader.reportLoaded();
   }
   await traced('tag', tagImage(engine, id, tag));
@@ -293,7 +301,11 @@ async function buildArch(document: RecipeDocumentFile, arch: Arch | undefined, o
       } else if (engine && setup !== 'build') {
         // One load, sent as the layers are written; setup 'build' needs the layers in the engine first.
         const image = new Promise<{ config: ImageConfig; layers: ArchiveLayer[] }>((resolve, reject) => { imageDone = { resolve, reject }; });
-        state.streamed = loaderOf(state, engine, opts).loadAsBuilt(pending, image, internalRef('load', ''));
+        image.catch(() => undefined); // a failed build is reported by the build, whether or not a load was sent
+        const loader = loaderOf(state, engine, opts);
+        // Nothing is sent until a layer is really written: when every one comes from the cache, the
+        // engine may hold the image already, and a warm run only tags it (finish).
+        state.streamed = anyWritten(pending).then((written) => (written ? loader.loadAsBuilt(pending, image, internalRef('load', '')) : undefined));
         state.streamed.catch(() => undefined); // awaited by finish(), or below when the build fails
         built = await Promise.all(pending);
       } else {
@@ -364,6 +376,14 @@ async function setupInContainer(
   } finally {
     await rm(spoolDir, { recursive: true, force: true });
   }
+}
+
+/** true as soon as one of the layers is written this run (not taken from the cache); false when none is. */
+function anyWritten(pending: Promise<LayerBlob>[]): Promise<boolean> {
+  return new Promise((resolve) => {
+    for (const p of pending) p.then((b) => { if (!b.reused) resolve(true); }, () => resolve(false));
+    void Promise.allSettled(pending).then(() => resolve(false));
+  });
 }
 
 /** fn over items, at most `limit` at once, started in order; one promise per item, in item order. */
