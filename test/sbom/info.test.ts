@@ -1,15 +1,12 @@
-import { cpSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Cache } from '../../src/cache/index.js';
+import { describe, expect, it } from 'vitest';
 import { checkMetaText } from '../../src/mirror/meta-check.js';
-import { openMirror } from '../../src/mirror/index.js';
 import { parseInfoText } from '../../src/resolve/info-file.js';
-import { faultServer, type FaultServer } from '../helpers/fault-server.js';
-import { sharedMirror, tempDir } from '../helpers/env.js';
+import { metaFixture } from '../helpers/meta-fixture.js';
+import { sharedMirror } from '../helpers/env.js';
 
 const DIR = '17.x/x86/tcz';
-const RETRY = { retries: 3, baseDelayMs: 5, maxDelayMs: 20, stallMs: 400 };
 
 describe('.tcz.info: parsed as TC writes it', () => {
   const read = (name: string): string => readFileSync(path.join(sharedMirror(), DIR, `${name}.tcz.info`), 'utf8');
@@ -39,39 +36,24 @@ describe('.tcz.info: parsed as TC writes it', () => {
 });
 
 describe('.tcz.info through an http mirror and the metadata store', () => {
-  const t = tempDir('dbco-info-');
-  const root = path.join(t.dir, 'mirror');
-  let server: FaultServer;
-  let cacheDir: string;
-  const open = (offline = false) => openMirror(server.url, { cache: new Cache(cacheDir), retry: RETRY, tty: false, offline });
-  const truth = (rel: string) => readFileSync(path.join(root, rel), 'utf8');
-
-  beforeAll(() => {
-    cpSync(path.join(sharedMirror(), DIR), path.join(root, DIR), { recursive: true });
-  });
-  beforeEach(async () => {
-    await server?.close();
-    server = await faultServer(root);
-    cacheDir = path.join(t.dir, `cache-${Math.random().toString(36).slice(2)}`);
-  });
-  afterAll(async () => { await server.close(); t.cleanup(); });
+  const fx = metaFixture(DIR, 'dbco-info-');
 
   it('an HTML page served with 200 as a .info is refused, asked again, and never stored', async () => {
-    server.override(`/${DIR}/curl.tcz.info`, '<html><body>Service busy</body></html>');
-    await expect(open().text(`${DIR}/curl.tcz.info`)).rejects.toThrow(/curl\.tcz\.info: not a \.tcz\.info file/);
-    expect(server.requests.filter((r) => r.path === `/${DIR}/curl.tcz.info`).length).toBe(3);
-    expect(await open(true).text(`${DIR}/curl.tcz.info`).catch((e: Error) => e.message)).toMatch(/not in the cache/);
+    fx.server.override(`/${DIR}/curl.tcz.info`, '<html><body>Service busy</body></html>');
+    await expect(fx.open().text(`${DIR}/curl.tcz.info`)).rejects.toThrow(/curl\.tcz\.info: not a \.tcz\.info file/);
+    expect(fx.server.requests.filter((r) => r.path === `/${DIR}/curl.tcz.info`).length).toBe(3);
+    expect(await fx.open(true).text(`${DIR}/curl.tcz.info`).catch((e: Error) => e.message)).toMatch(/not in the cache/);
   });
 
   it('a good .info is stored: an offline run answers it', async () => {
-    expect(await open().text(`${DIR}/openssl.tcz.info`)).toBe(truth(`${DIR}/openssl.tcz.info`));
-    expect(await open(true).text(`${DIR}/openssl.tcz.info`)).toBe(truth(`${DIR}/openssl.tcz.info`));
+    expect(await fx.open().text(`${DIR}/openssl.tcz.info`)).toBe(fx.truth(`${DIR}/openssl.tcz.info`));
+    expect(await fx.open(true).text(`${DIR}/openssl.tcz.info`)).toBe(fx.truth(`${DIR}/openssl.tcz.info`));
   });
 
   it('one transient 404 is asked again; a real absence (confirmed) is null, not an error', async () => {
-    server.script(`/${DIR}/curl.tcz.info`, [{ kind: 'status', status: 404 }]);
-    expect(await open().text(`${DIR}/curl.tcz.info`)).toBe(truth(`${DIR}/curl.tcz.info`));
-    expect(await open().text(`${DIR}/nosuch.tcz.info`)).toBeNull();
-    expect(server.requests.filter((r) => r.path === `/${DIR}/nosuch.tcz.info`).length).toBe(2);
+    fx.server.script(`/${DIR}/curl.tcz.info`, [{ kind: 'status', status: 404 }]);
+    expect(await fx.open().text(`${DIR}/curl.tcz.info`)).toBe(fx.truth(`${DIR}/curl.tcz.info`));
+    expect(await fx.open().text(`${DIR}/nosuch.tcz.info`)).toBeNull();
+    expect(fx.server.requests.filter((r) => r.path === `/${DIR}/nosuch.tcz.info`).length).toBe(2);
   });
 });
