@@ -96,14 +96,18 @@ function pidAlive(pid: number): boolean {
  * Makes `dest` appear whole or not at all: `produce` writes a fresh temp file in `tmpDir` (same
  * filesystem), which is fsynced and renamed into place; on any failure the temp file is removed.
  * Several processes may race; the last rename wins and each candidate is complete.
+ *
+ * `durable: false` leaves out the fsync, for JSON records only (docs/reliability.md, "Durability"): after
+ * a power loss such a file may be empty or torn, which its reader takes for absent and rebuilds, and the
+ * data a record vouches for was made durable before the record was written.
  */
-export async function writeAtomicWith<T>(tmpDir: string, dest: string, produce: (fh: FileHandle) => Promise<T>, mode = 0o644): Promise<T> {
+export async function writeAtomicWith<T>(tmpDir: string, dest: string, produce: (fh: FileHandle) => Promise<T>, mode = 0o644, durable = true): Promise<T> {
   const tmp = await tempName(tmpDir);
   let fh: FileHandle | undefined;
   try {
     fh = await open(tmp, 'wx', mode);
     const result = await produce(fh);
-    await fh.sync();
+    if (durable) await fh.sync();
     await fh.close();
     fh = undefined;
     await mkdir(path.dirname(dest), { recursive: true });
@@ -119,6 +123,14 @@ export async function writeAtomicWith<T>(tmpDir: string, dest: string, produce: 
 /** writeAtomicWith for data already in memory. */
 export async function writeFileAtomic(tmpDir: string, dest: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
   await writeAtomicWith(tmpDir, dest, (fh) => fh.writeFile(data), mode);
+}
+
+/**
+ * A cache record (JSON whose reader treats a missing, empty or torn file as absent) written whole or not
+ * at all, without the fsync: a crash may lose it, never make it say something else.
+ */
+export async function writeRecordAtomic(tmpDir: string, dest: string, json: string): Promise<void> {
+  await writeAtomicWith(tmpDir, dest, (fh) => fh.writeFile(json), 0o644, false);
 }
 
 /**

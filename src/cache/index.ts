@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { access, chmod, mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { HashingFile } from '../io/hashing-file.js';
-import { removeStaleTemps, tempName, writeFileAtomic } from './atomic.js';
+import { removeStaleTemps, tempName, writeRecordAtomic } from './atomic.js';
 
 export { writeFileAtomic } from './atomic.js';
 
@@ -163,7 +163,7 @@ export class Cache {
   async setMeta(url: string, text: string | null): Promise<void> {
     await this.sweepTemps();
     const rec: MetaAnswer & { at: number } = text === null ? { url, present: false, at: Date.now() } : { url, present: true, text, at: Date.now() };
-    await writeFileAtomic(this.tmpDir, this.metaPath(url), JSON.stringify(rec));
+    await writeRecordAtomic(this.tmpDir, this.metaPath(url), JSON.stringify(rec));
   }
 
   async deleteMeta(url: string): Promise<void> {
@@ -187,7 +187,7 @@ export class Cache {
 
   async record(rec: IndexRecord): Promise<void> {
     await this.sweepTemps();
-    await writeFileAtomic(this.tmpDir, this.indexPath(rec.url), JSON.stringify(rec));
+    await writeRecordAtomic(this.tmpDir, this.indexPath(rec.url), JSON.stringify(rec));
   }
 
   /** Deletes temp files of crashed processes: writer gone, or older than maxAgeMs (once per Cache object). */

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeFileAtomic } from '../cache/atomic.js';
+import { writeRecordAtomic } from '../cache/atomic.js';
 import { DbcoError } from '../errors.js';
 import type { Arch, Recipe, RecipeDocument } from './schema.js';
 import { archesOf, forArch, pickArch } from './arch.js';
@@ -60,7 +60,7 @@ export async function loadRecipeDocument(file: string, opts: { cacheRoot?: strin
   const { parseRecipe } = await import('./parse.js');
   const recipe = parseRecipe(bytes.toString('utf8'), file);
   if (memo && opts.cacheRoot) {
-    await writeFileAtomic(path.join(opts.cacheRoot, 'tmp'), memo, JSON.stringify(recipe)).catch(() => {});
+    await writeRecordAtomic(path.join(opts.cacheRoot, 'tmp'), memo, JSON.stringify(recipe)).catch(() => {});
   }
   return done(recipe);
 }

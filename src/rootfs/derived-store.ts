@@ -1,5 +1,5 @@
 import type { FileHandle } from 'node:fs/promises';
-import { writeAtomicWith } from '../cache/atomic.js';
+import { writeAtomicWith, writeRecordAtomic } from '../cache/atomic.js';
 import path from 'node:path';
 
 /**
@@ -14,6 +14,11 @@ export function derivedPath(cacheRoot: string, ...parts: string[]): string {
 
 export async function writeAtomic<T>(cacheRoot: string, finalPath: string, produce: (fh: FileHandle) => Promise<T>): Promise<T> {
   return writeAtomicWith(path.join(cacheRoot, 'tmp'), finalPath, produce);
+}
+
+/** A derived JSON record (its reader rebuilds it when missing or torn): whole or absent, not fsynced. */
+export async function writeRecord(cacheRoot: string, finalPath: string, json: string): Promise<void> {
+  await writeRecordAtomic(path.join(cacheRoot, 'tmp'), finalPath, json);
 }
 
 /** Chunks below this are copied into one batch (a tar is mostly 512-byte headers and small files). */

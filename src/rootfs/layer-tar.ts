@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Cache } from '../cache/index.js';
 import { markUsed } from '../cache/maintenance.js';
 import { writeTar } from '../formats/tar/index.js';
-import { derivedPath, writeAtomic, writeChunks } from './derived-store.js';
+import { derivedPath, writeAtomic, writeChunks, writeRecord } from './derived-store.js';
 import type { Layer } from './layer.js';
 import type { Semaphore } from '../io/semaphore.js';
 
@@ -57,7 +57,8 @@ async function writeLayer(layer: Layer, opts: { cache: Pick<Cache, 'root'>; epoc
   const tar = writeTar(layer.entries, { mtime: opts.epoch, whiteouts: layer.whiteouts ?? [] });
   const size = await writeAtomic(opts.cache.root, tarPath, (fh) => writeChunks(fh, tar, (c) => hash.update(c)));
   const diffId = `sha256:${hash.digest('hex')}`;
-  await writeAtomic(opts.cache.root, metaPath, (fh) => fh.writeFile(JSON.stringify({ diffId, size, cacheKey: layer.cacheKey, id: layer.id })));
+  // The tar is durable by now (fsynced before its rename); the record that vouches for it need not be.
+  await writeRecord(opts.cache.root, metaPath, JSON.stringify({ diffId, size, cacheKey: layer.cacheKey, id: layer.id }));
   return { path: tarPath, diffId, size, reused: false };
 }
 

@@ -5,11 +5,14 @@ import { openSquashfs } from '../formats/squashfs/index.js';
 import { FormatError } from '../errors.js';
 import type { PreparedExtension } from '../resolve/prepared.js';
 import { withMtime } from './base-layer.js';
-import { derivedPath, writeAtomic } from './derived-store.js';
+import { derivedPath, writeRecord } from './derived-store.js';
 import { normalizeEntries } from './flatten.js';
 import { LAYER_FORMAT } from './layer-format.js';
 import { lazyFileSource } from './lazy-file.js';
 import type { Layer } from './layer.js';
+
+/** What a layer needs of an extension: its name and verified file (not its place in the resolution). */
+export type TczFile = Pick<PreparedExtension, 'name' | 'file'>;
 
 /**
  * One extension as a layer: the tcz's squashfs tree, exactly what tce-load copies to / (`cp -a` of the
@@ -19,7 +22,7 @@ import type { Layer } from './layer.js';
  * The entry list is kept as a small manifest in the derived store: a warm build assembles the layer
  * without opening the tcz, and a file's bytes are read from the squashfs only if something opens it.
  */
-export async function extensionLayer(ext: PreparedExtension, opts: { cacheRoot: string; epoch: number }): Promise<Layer> {
+export async function extensionLayer(ext: TczFile, opts: { cacheRoot: string; epoch: number }): Promise<Layer> {
   const { sha256 } = ext.file;
   const cacheKey = `tcz:${sha256}:${LAYER_FORMAT}:epoch=${opts.epoch}`;
   const id = `ext:${ext.name}`;
@@ -38,7 +41,7 @@ export async function extensionLayer(ext: PreparedExtension, opts: { cacheRoot: 
     rethrowNamed(err, ext);
   }
   const entries = normalizeEntries(raw);
-  await writeAtomic(opts.cacheRoot, manifestPath, (fh) => fh.writeFile(JSON.stringify(entries.map(metaOf))));
+  await writeRecord(opts.cacheRoot, manifestPath, JSON.stringify(entries.map(metaOf)));
   return { id, entries, cacheKey };
 }
 
@@ -60,7 +63,7 @@ async function readManifest(p: string): Promise<EntryMeta[] | undefined> {
 }
 
 /** Opens the squashfs once, on the first file read, and serves every later read from its index. */
-function lazyOpener(ext: PreparedExtension): (path: string) => AsyncIterable<Uint8Array> {
+function lazyOpener(ext: TczFile): (path: string) => AsyncIterable<Uint8Array> {
   let index: Promise<Map<string, Entry>> | undefined;
   const load = async (): Promise<Map<string, Entry>> => {
     const squashfs = await openTcz(ext);
@@ -80,11 +83,11 @@ function lazyOpener(ext: PreparedExtension): (path: string) => AsyncIterable<Uin
 }
 
 /** The tcz's squashfs; its data blocks are read and inflated by the shared worker pool, straight from the file. */
-function openTcz(ext: PreparedExtension): ReturnType<typeof openSquashfs> {
+function openTcz(ext: TczFile): ReturnType<typeof openSquashfs> {
   return openSquashfs(lazyFileSource(ext.file.path, ext.file.size), { readBlockRun: sharedBlockPool()?.forFile(ext.file.path) });
 }
 
-function rethrowNamed(err: unknown, ext: PreparedExtension): never {
+function rethrowNamed(err: unknown, ext: TczFile): never {
   if (err instanceof FormatError && !err.message.includes(ext.name)) {
     throw new FormatError('squashfs', `${ext.name} (${ext.file.origin}): ${err.message.replace(/^squashfs: /, '')}`, { cause: err });
   }
