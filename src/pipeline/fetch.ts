@@ -34,6 +34,7 @@ export async function fetchSession(s: Session): Promise<FetchRun> {
     offline: s.opts.offline ?? false,
     mode: 'fetch',
     expect: (name) => expectOf(lockedExt.get(name), `${dir}/${name}`),
+    ...(s.opts.onExtension ? { onFile: (name: string, file: CachedFile) => s.opts.onExtension!({ name, file }) } : {}),
   });
   const useLock = s.opts.offline && s.lock && lockMatchesRecipe(s.lock, s.loaded);
   let kernelAsked = false;

@@ -25,6 +25,8 @@ export interface MirrorDepOptions {
   mode: 'fetch' | 'probe';
   /** What a payload must hash to (from the lock), by extension name. */
   expect?: (name: string) => Expected | undefined;
+  /** 'fetch' mode: each payload as soon as it is verified. */
+  onFile?: (name: string, file: CachedFile) => void;
 }
 
 /**
@@ -81,7 +83,10 @@ export class MirrorDeps implements DepSource {
     const rel = this.rel(name);
     if (this.opts.mode === 'fetch') {
       const file = await s.fetch(rel, this.opts.expect?.(name));
-      if (file) this.files.set(name, file);
+      if (file) {
+        this.files.set(name, file);
+        this.opts.onFile?.(name, file);
+      }
       return file !== null;
     }
     return probe(s, rel);

@@ -24,6 +24,12 @@ export interface SourceOptions {
   arch?: Arch;
   /** Read each extension's .tcz.info too (for the SBOM); a mirror without one is not an error. */
   info?: boolean;
+  /**
+   * Called with each extension's payload as soon as it is verified (downloaded, or found in the cache),
+   * while the walk and the other downloads go on: a build starts unpacking it then. Not called when
+   * --offline takes the resolution from the lock.
+   */
+  onExtension?: (ext: { name: string; file: CachedFile }) => void;
 }
 
 export interface PreparedExtension {

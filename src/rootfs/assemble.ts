@@ -10,6 +10,7 @@ import { extensionLayer } from './tcz-layer.js';
 import { withoutWhiteoutNames } from './whiteout-names.js';
 import { startLayer } from './layer-tar.js';
 import { Semaphore } from '../io/semaphore.js';
+import { PARALLEL_EXTENSIONS, PARALLEL_TARS, type EarlyLayers } from './early-layers.js';
 
 export interface AssembleOptions {
   cache: Pick<Cache, 'root'>;
@@ -24,13 +25,11 @@ export interface AssembleOptions {
    * merge extensions (their layers are not the ones the image gets).
    */
   startTars?: boolean;
+  /** Extension layers started while the downloads ran (prepare's onExtension): taken instead of read again. */
+  early?: EarlyLayers;
 }
 
 export const DEFAULT_MAX_LAYERS = 100;
-/** Extensions read at once: each holds one open tcz and its entry list. */
-const PARALLEL_EXTENSIONS = 4;
-/** Layer tars written at once ahead of need: the machine this runs on in CI has 2 cores. */
-const PARALLEL_TARS = 2;
 
 /**
  * The rootfs as layers: base, one per extension in install order (the smallest merged when over the
@@ -42,14 +41,17 @@ export async function assembleRootfs(inputs: PreparedInputs, opts: AssembleOptio
   const maxLayers = opts.maxLayers ?? DEFAULT_MAX_LAYERS;
   const fixed = 2 + (opts.setup === 'build' ? 1 : 0);
   const room = maxLayers - fixed;
-  const gate = opts.startTars ? new Semaphore(PARALLEL_TARS) : undefined;
+  const gate = opts.startTars ? (opts.early?.tarGate ?? new Semaphore(PARALLEL_TARS)) : undefined;
   const start = (layer: Layer): Layer => {
     if (gate) startLayer(layer, { cache: opts.cache, epoch }, gate);
     return layer;
   };
   const startExts = inputs.extensions.length <= room ? start : (layer: Layer) => layer;
   const base = start(withoutWhiteoutNames(await baseLayer(inputs.base, { cacheRoot, epoch, ...(opts.log ? { log: opts.log } : {}) }), opts.log));
-  const exts = await mapLimit(inputs.extensions, PARALLEL_EXTENSIONS, async (ext) => startExts(withoutWhiteoutNames(await extensionLayer(ext, { cacheRoot, epoch }), opts.log)));
+  const exts = await mapLimit(inputs.extensions, PARALLEL_EXTENSIONS, async (ext) => {
+    const started = opts.early?.take(ext);
+    return startExts(started ? await started : withoutWhiteoutNames(await extensionLayer(ext, { cacheRoot, epoch }), opts.log));
+  });
 
   if (exts.length > 0 && room < 1) {
     throw new RecipeError(inputs.recipePath, 'image.max_layers', `${maxLayers} leaves no layer for extensions (base, config${opts.setup === 'build' ? ', setup' : ''} take ${fixed}): use at least ${fixed + 1}`);

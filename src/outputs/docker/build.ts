@@ -11,6 +11,7 @@ import type { PreparedInputs } from '../../resolve/prepared.js';
 import { prepare } from '../../pipeline/prepare.js';
 import type { Logger } from '../../io/logger.js';
 import { assembleRootfs } from '../../rootfs/assemble.js';
+import { EarlyLayers } from '../../rootfs/early-layers.js';
 import { cachedLayerBlob, materializeLayer, type LayerBlob } from '../../rootfs/layer-tar.js';
 import { flattenLayers } from '../../rootfs/flatten.js';
 import { buildEpoch } from '../../rootfs/epoch.js';
@@ -265,16 +266,22 @@ async function buildArch(document: RecipeDocumentFile, arch: Arch | undefined, o
 
   const cacheRoot = opts.cache ?? defaultCacheDir();
   const cache = new Cache(cacheRoot);
+  const epoch = buildEpoch();
+  // Each extension's layer starts as soon as its tcz is verified, while the other downloads run.
+  const early = new EarlyLayers({ cache, epoch, log });
   trace('prepare start');
   const inputs = await prepare(loaded, {
     mirror: opts.mirror, cache: cacheRoot, offline: opts.offline, frozen: opts.frozen, allowOutsideSrc: opts.allowOutsideSrc, kernel: false, log,
     ...(opts.sbom ? { info: true } : {}),
+    onExtension: (ext) => early.start(ext),
+  }).catch(async (err: unknown) => {
+    await early.settle();
+    throw err;
   });
   // The release as resolved (`release: latest` is the mirror's answer by now): what the labels name.
   recipe = inputs.recipe;
   trace('prepared');
-  const epoch = buildEpoch();
-  const rootfs = await assembleRootfs(inputs, { cache, epoch, maxLayers: opts.maxLayers ?? recipe.image?.max_layers, setup, log, startTars: true });
+  const rootfs = await assembleRootfs(inputs, { cache, epoch, maxLayers: opts.maxLayers ?? recipe.image?.max_layers, setup, log, startTars: true, early });
 
   const inputFor = (layers: ConfigLayer[]) => ({ recipe, lockDigest: inputs.lockDigest, epoch, layers });
   const cached = await Promise.all(rootfs.layers.map((layer) => cachedLayerBlob(layer, { cache, epoch })));
