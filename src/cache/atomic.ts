@@ -66,6 +66,30 @@ export async function tempName(tmpDir: string): Promise<string> {
   return path.join(tmpDir, `${OWN_PREFIX}${randomBytes(8).toString('hex')}`);
 }
 
+/**
+ * Folders this process created or found (a cold build writes ~100 cache files into a handful of folders:
+ * one mkdir each instead of two per file). Someone may remove one meanwhile (gc, a test): againInNewDir.
+ */
+const madeDirs = new Set<string>();
+
+async function madeDir(dir: string): Promise<void> {
+  if (madeDirs.has(dir)) return;
+  await mkdir(dir, { recursive: true });
+  madeDirs.add(dir);
+}
+
+/** Runs `op` (an open or rename into `dir`); if `dir` is gone (ENOENT), makes it again and retries once. */
+async function againInNewDir<T>(dir: string, op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    madeDirs.delete(dir);
+    await madeDir(dir);
+    return op();
+  }
+}
+
 /** A fresh temp folder inside `tmpDir`, named like temp files so interrupts and sweeps treat it alike. */
 export async function tempFolder(tmpDir: string, label: string): Promise<string> {
   refuseWhenInterrupted();
@@ -102,16 +126,20 @@ function pidAlive(pid: number): boolean {
  * data a record vouches for was made durable before the record was written.
  */
 export async function writeAtomicWith<T>(tmpDir: string, dest: string, produce: (fh: FileHandle) => Promise<T>, mode = 0o644, durable = true): Promise<T> {
-  const tmp = await tempName(tmpDir);
+  refuseWhenInterrupted();
+  await madeDir(tmpDir);
+  watchTempDir(tmpDir);
+  const tmp = path.join(tmpDir, `${OWN_PREFIX}${randomBytes(8).toString('hex')}`);
   let fh: FileHandle | undefined;
   try {
-    fh = await open(tmp, 'wx', mode);
+    fh = await againInNewDir(tmpDir, () => open(tmp, 'wx', mode));
     const result = await produce(fh);
     if (durable) await fh.sync();
     await fh.close();
     fh = undefined;
-    await mkdir(path.dirname(dest), { recursive: true });
-    await rename(tmp, dest);
+    const destDir = path.dirname(dest);
+    await madeDir(destDir);
+    await againInNewDir(destDir, () => rename(tmp, dest));
     return result;
   } catch (err) {
     await fh?.close().catch(() => undefined);
