@@ -26,7 +26,7 @@ import { internalRef } from './owner.js';
 import { Loader, findImage, preloadPays } from './preload.js';
 import { cachedSetupLayer, storeSetupLayer } from './setup-store.js';
 import { runSetup } from './setup-run.js';
-import { writeStreamAtomic } from './stream-file.js';
+import { writeOutputAtomic } from './stream-file.js';
 import { trace, traced } from './trace.js';
 
 export interface DockerImageOptions {
@@ -190,7 +190,7 @@ async function buildMultiArch(file: RecipeDocumentFile, arches: Arch[], opts: Do
   const epoch = built[0]!.epoch;
   const archive: IndexArchiveInput = { images, tags: [tag], mtime: epoch };
   const plan = planIndexArchive(archive);
-  if (opts.output) await writeStreamAtomic(writeImageArchive(archive), opts.output);
+  if (opts.output) await writeOutputAtomic(writeImageArchive(archive), opts.output);
   const result: DockerImageResult = {
     archive,
     id: plan.manifestDigest,
@@ -223,7 +223,7 @@ async function finish(b: ArchBuild, opts: DockerImageOptions): Promise<DockerIma
     alreadyLoaded, setupRan, platforms, archive,
     ...sbomsOf([b], plan.platforms),
   });
-  if (opts.output) await writeStreamAtomic(writeImageArchive(archive), opts.output);
+  if (opts.output) await writeOutputAtomic(writeImageArchive(archive), opts.output);
   if (opts.output || opts.load === false) return result(config.id, false, () => false);
   const engine = b.engine ?? await connectEngine();
   trace('built');
