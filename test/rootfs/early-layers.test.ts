@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Cache } from '../../src/cache/index.js';
@@ -8,19 +8,14 @@ import { EarlyLayers } from '../../src/rootfs/early-layers.js';
 import { startLayer } from '../../src/rootfs/layer-tar.js';
 import type { Layer } from '../../src/rootfs/layer.js';
 import { sharedMirror, tempDir } from '../helpers/env.js';
+import { iproute2Mirror } from './helpers.js';
 
 const tmp = tempDir('dbco-early-layers-');
 afterAll(() => tmp.cleanup());
 
-/** A 6.x mirror folder with the real rootfs64.gz and the iproute2 chain (libdb, db, iproute2). */
+/** A recipe over iproute2Mirror (the real rootfs64.gz and the iproute2 chain: libdb, db, iproute2). */
 function recipe(): string {
-  const mirror = path.join(tmp.dir, 'mirror');
-  const rel = '6.x/x86_64/release/distribution_files';
-  mkdirSync(path.join(mirror, rel), { recursive: true });
-  for (const f of ['rootfs64.gz', 'rootfs64.gz.md5.txt']) copyFileSync(path.join(sharedMirror(), rel, f), path.join(mirror, rel, f));
-  const src14 = path.join(sharedMirror(), '14.x/x86_64/tcz');
-  mkdirSync(path.join(mirror, '6.x/x86_64/tcz'), { recursive: true });
-  for (const f of readdirSync(src14).filter((n) => /^(iproute2|db|libdb)\.tcz/.test(n))) copyFileSync(path.join(src14, f), path.join(mirror, '6.x/x86_64/tcz', f));
+  const mirror = iproute2Mirror(tmp.dir);
   const file = path.join(tmp.dir, 'recipe.yaml');
   writeFileSync(file, ['name: early', 'release: 6.4.1', 'arch: x86_64', 'base: rootfs64.gz', `mirror: ${mirror}`, 'extensions: [iproute2]', ''].join('\n'));
   return file;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Entry } from '../../src/formats/entry.js';
 import type { CachedFile } from '../../src/cache/cached-file.js';
@@ -11,6 +11,21 @@ import type { TreeOptions } from '../helpers/tree.js';
 
 export const BASE64 = (): string => path.join(sharedMirror(), '6.x/x86_64/release/distribution_files/rootfs64.gz');
 export const TCZ14 = (name: string): string => path.join(sharedMirror(), '14.x/x86_64/tcz', name);
+
+/**
+ * A mirror folder under `dir` holding the real 6.4.1 rootfs64.gz and the 14.x iproute2 chain (iproute2 ->
+ * db -> libdb) in 6.x's tcz folder: a small recipe with real dependencies, resolved without a server.
+ */
+export function iproute2Mirror(dir: string): string {
+  const mirror = path.join(dir, 'mirror');
+  const rel = '6.x/x86_64/release/distribution_files';
+  mkdirSync(path.join(mirror, rel), { recursive: true });
+  for (const f of ['rootfs64.gz', 'rootfs64.gz.md5.txt']) copyFileSync(path.join(sharedMirror(), rel, f), path.join(mirror, rel, f));
+  const src14 = path.join(sharedMirror(), '14.x/x86_64/tcz');
+  mkdirSync(path.join(mirror, '6.x/x86_64/tcz'), { recursive: true });
+  for (const f of readdirSync(src14).filter((n) => /^(iproute2|db|libdb)\.tcz/.test(n))) copyFileSync(path.join(src14, f), path.join(mirror, '6.x/x86_64/tcz', f));
+  return mirror;
+}
 
 export function cachedFile(file: string): CachedFile {
   return { path: file, sha256: createHash('sha256').update(readFileSync(file)).digest('hex'), size: statSync(file).size, origin: file };

@@ -1,24 +1,18 @@
-import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Cache } from '../../src/cache/index.js';
 import { prepare } from '../../src/pipeline/prepare.js';
 import { assembleRootfs, flattenLayers, materializeLayer } from '../../src/rootfs/index.js';
-import { sharedMirror, tempDir } from '../helpers/env.js';
-import { textOf } from './helpers.js';
+import { tempDir } from '../helpers/env.js';
+import { iproute2Mirror, textOf } from './helpers.js';
 
 const tmp = tempDir('dbco-rootfs-prepare-');
 afterAll(() => tmp.cleanup());
 
 describe('through prepare()', () => {
   it('a recipe on a mirror folder (6.x base + 14.x iproute2 chain): layers in tce-load install order', async () => {
-    const mirror = path.join(tmp.dir, 'mirror');
-    const rel = '6.x/x86_64/release/distribution_files';
-    mkdirSync(path.join(mirror, rel), { recursive: true });
-    for (const f of ['rootfs64.gz', 'rootfs64.gz.md5.txt']) copyFileSync(path.join(sharedMirror(), rel, f), path.join(mirror, rel, f));
-    const src14 = path.join(sharedMirror(), '14.x/x86_64/tcz');
-    mkdirSync(path.join(mirror, '6.x/x86_64/tcz'), { recursive: true });
-    for (const f of readdirSync(src14).filter((n) => /^(iproute2|db|libdb)\.tcz/.test(n))) copyFileSync(path.join(src14, f), path.join(mirror, '6.x/x86_64/tcz', f));
+    const mirror = iproute2Mirror(tmp.dir);
     const recipePath = path.join(tmp.dir, 'recipe.yaml');
     writeFileSync(recipePath, [
       'name: viaprepare', 'release: 6.4.1', 'arch: x86_64', 'base: rootfs64.gz', `mirror: ${mirror}`,
