@@ -29,11 +29,24 @@ export function tempPrefix(): string {
 }
 const watchedDirs = new Set<string>();
 
-/** On SIGINT/SIGTERM, removes this process's temp files from `dir` (synchronously: nothing runs in between). */
+/** How long an interrupt waits for file opens already on their way before it looks again. */
+const SETTLE_MS = 100;
+
+/**
+ * On SIGINT/SIGTERM, removes this process's temp files from `dir`, then again once opens already in
+ * flight have landed (an open queued on libuv's thread pool, or a temp name handed out just before the
+ * signal, creates its file after the first sweep; seen once in CI), and a last time as the process exits.
+ * No new temp name is handed out once the signal arrived (refuseWhenInterrupted).
+ */
 function watchTempDir(dir: string): void {
   if (watchedDirs.has(dir)) return;
   watchedDirs.add(dir);
-  onInterrupt(() => removeOwnTemps(dir), `temp files in ${dir}`);
+  onInterrupt(async () => {
+    removeOwnTemps(dir);
+    process.once('exit', () => removeOwnTemps(dir));
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    removeOwnTemps(dir);
+  }, `temp files in ${dir}`);
 }
 
 /** Removes this process's temp files (and temp folders) from `dir`. */
