@@ -33,7 +33,7 @@ describe('the dbcolinux shape as an OVA on the 6.4.1 base', () => {
       '  - { dest: /home/tc/.ssh/authorized_keys, content: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDbcoShapeTestKeyOnlyNotARealOne shape@test\\n", mode: "0600", owner: "1001:50" }',
       'bootlocal:',
       `  - "grep -q '^tc:[^:*!]' /etc/shadow || echo 'tc:dbcolinux' | chpasswd -m"`,
-      `  - "echo \\"SHAPE-TC-HASH $(grep '^tc:' /etc/shadow | cut -d: -f2)\\" > /dev/console"`,
+      `  - "echo \\"SHAPE-TC-HASH $(grep '^tc:' /etc/shadow | cut -d: -f2) END\\" > /dev/console"`,
       '  - "touch /tmp/bootlocal-done"',
       `persist: [${PERSIST.join(', ')}]`,
       'provision:',
@@ -50,7 +50,7 @@ describe('the dbcolinux shape as an OVA on the 6.4.1 base', () => {
     const r = await runDbco(['image', recipe, '--disk', '--format', 'ova', '-o', ova, '--cache', cache]);
     expect(r.code, r.stderr).toBe(0);
     const serial = readFileSync(path.join(`${ova}.build`, 'serial.log'), 'latin1');
-    const built = /SHAPE-TC-HASH (\S+)/.exec(serial)?.[1];
+    const built = /SHAPE-TC-HASH (\S+) END/.exec(serial)?.[1];
     expect(built, serial.slice(-3000)).toMatch(/^\$1\$/); // chpasswd -m: an MD5-crypt hash
 
     const x = path.join(tmp.dir, 'x');
@@ -75,7 +75,8 @@ describe('the dbcolinux shape as an OVA on the 6.4.1 base', () => {
     expect(shadow).toContain(`tc:${built}:`);
 
     const kvm = await kvmWorks(raw, 'x86_64');
-    const out = await bootUntil(raw, { arch: 'x86_64', kvm, until: [/SHAPE-TC-HASH \S+/], timeoutMs: 180_000 });
-    expect(/SHAPE-TC-HASH (\S+)/.exec(out)![1]).toBe(built);
+    // END: the serial output arrives in pieces, and the watch stops at the first match (it once stopped at '$').
+    const out = await bootUntil(raw, { arch: 'x86_64', kvm, until: [/SHAPE-TC-HASH \S+ END/], timeoutMs: 180_000 });
+    expect(/SHAPE-TC-HASH (\S+) END/.exec(out)![1]).toBe(built);
   }, 900_000);
 });
