@@ -71,12 +71,22 @@ function refuseWhenInterrupted(): void {
   if (signal) throw new DbcoError('INTERRUPTED', `interrupted by ${signal}`);
 }
 
+/**
+ * This process's next temp name in `dir`, which interrupts sweep; none once a signal arrived. `hidden`:
+ * a dot file ending .dbco-tmp, for a user's own folder (an output written beside where it will stand).
+ */
+function ownTempPath(dir: string, hidden = false): string {
+  refuseWhenInterrupted();
+  watchTempDir(dir);
+  const name = `${OWN_PREFIX}${randomBytes(8).toString('hex')}`;
+  return path.join(dir, hidden ? `.${name}.dbco-tmp` : name);
+}
+
 /** A fresh, unguessable name inside `tmpDir`; the folder is created on demand. */
-export async function tempName(tmpDir: string): Promise<string> {
+export async function tempName(tmpDir: string, opts: { hidden?: boolean } = {}): Promise<string> {
   refuseWhenInterrupted();
   await mkdir(tmpDir, { recursive: true });
-  watchTempDir(tmpDir);
-  return path.join(tmpDir, `${OWN_PREFIX}${randomBytes(8).toString('hex')}`);
+  return ownTempPath(tmpDir, opts.hidden);
 }
 
 /**
@@ -134,20 +144,23 @@ function pidAlive(pid: number): boolean {
  * filesystem), which is fsynced and renamed into place; on any failure the temp file is removed.
  * Several processes may race; the last rename wins and each candidate is complete.
  *
+ * `hidden`: the temp file is a dot file (tmpDir is then the user's output folder, see ownTempPath).
  * `durable: false` leaves out the fsync, for JSON records only (docs/reliability.md, "Durability"): after
  * a power loss such a file may be empty or torn, which its reader takes for absent and rebuilds, and the
  * data a record vouches for was made durable before the record was written.
  */
-export async function writeAtomicWith<T>(tmpDir: string, dest: string, produce: (fh: FileHandle) => Promise<T>, mode = 0o644, durable = true): Promise<T> {
+export async function writeAtomicWith<T>(
+  tmpDir: string, dest: string, produce: (fh: FileHandle) => Promise<T>,
+  opts: { mode?: number; durable?: boolean; hidden?: boolean } = {},
+): Promise<T> {
   refuseWhenInterrupted();
   await madeDir(tmpDir);
-  watchTempDir(tmpDir);
-  const tmp = path.join(tmpDir, `${OWN_PREFIX}${randomBytes(8).toString('hex')}`);
+  const tmp = ownTempPath(tmpDir, opts.hidden);
   let fh: FileHandle | undefined;
   try {
-    fh = await againInNewDir(tmpDir, () => open(tmp, 'wx', mode));
+    fh = await againInNewDir(tmpDir, () => open(tmp, 'wx', opts.mode ?? 0o644));
     const result = await produce(fh);
-    if (durable) await fh.sync();
+    if (opts.durable !== false) await fh.sync();
     await fh.close();
     fh = undefined;
     const destDir = path.dirname(dest);
@@ -163,7 +176,7 @@ export async function writeAtomicWith<T>(tmpDir: string, dest: string, produce: 
 
 /** writeAtomicWith for data already in memory. */
 export async function writeFileAtomic(tmpDir: string, dest: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
-  await writeAtomicWith(tmpDir, dest, (fh) => fh.writeFile(data), mode);
+  await writeAtomicWith(tmpDir, dest, (fh) => fh.writeFile(data), { mode });
 }
 
 /**
@@ -171,7 +184,7 @@ export async function writeFileAtomic(tmpDir: string, dest: string, data: string
  * at all, without the fsync: a crash may lose it, never make it say something else.
  */
 export async function writeRecordAtomic(tmpDir: string, dest: string, json: string): Promise<void> {
-  await writeAtomicWith(tmpDir, dest, (fh) => fh.writeFile(json), 0o644, false);
+  await writeAtomicWith(tmpDir, dest, (fh) => fh.writeFile(json), { durable: false });
 }
 
 /**

@@ -1,6 +1,6 @@
-import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { tempName } from '../../cache/atomic.js';
+import { tempName, writeAtomicWith } from '../../cache/atomic.js';
 import { HashingFile } from '../../io/hashing-file.js';
 import { writeChunks } from '../../rootfs/derived-store.js';
 
@@ -9,9 +9,7 @@ import { writeChunks } from '../../rootfs/derived-store.js';
  * a crash or a failure leaves either no file or the previous complete one.
  */
 export async function writeStreamAtomic(chunks: AsyncIterable<Uint8Array>, dest: string): Promise<{ sha256: string; size: number }> {
-  const dir = path.dirname(path.resolve(dest));
-  await mkdir(dir, { recursive: true });
-  const tmp = await tempName(dir).then((p) => path.join(dir, `.${path.basename(p)}.dbco-tmp`));
+  const tmp = await tempName(path.dirname(path.resolve(dest)), { hidden: true });
   const file = await HashingFile.create(tmp);
   try {
     for await (const chunk of chunks) await file.write(chunk);
@@ -31,21 +29,6 @@ export async function writeStreamAtomic(chunks: AsyncIterable<Uint8Array>, dest:
  * critical path), and small chunks (tar headers) batched into few writes.
  */
 export async function writeOutputAtomic(chunks: AsyncIterable<Uint8Array>, dest: string): Promise<{ size: number }> {
-  const dir = path.dirname(path.resolve(dest));
-  await mkdir(dir, { recursive: true });
-  const tmp = await tempName(dir).then((p) => path.join(dir, `.${path.basename(p)}.dbco-tmp`));
-  let fh: FileHandle | undefined;
-  try {
-    fh = await open(tmp, 'wx', 0o644);
-    const size = await writeChunks(fh, chunks);
-    await fh.sync();
-    await fh.close();
-    fh = undefined;
-    await rename(tmp, dest);
-    return { size };
-  } catch (err) {
-    await fh?.close().catch(() => undefined);
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  const size = await writeAtomicWith(path.dirname(path.resolve(dest)), dest, (fh) => writeChunks(fh, chunks), { hidden: true });
+  return { size };
 }
