@@ -1,5 +1,5 @@
 import { FetchError } from '../errors.js';
-import { isLatestPath, RELEASE_RE } from '../recipe/release.js';
+import { isLatestPath, parseLatest } from '../recipe/release.js';
 
 /**
  * What a mirror's metadata answer must look like before it is believed and stored: a bad answer kept
@@ -28,9 +28,7 @@ export function checkMetaText(url: string, text: string): void {
       throw new FetchError(url, `not an .md5.txt (${JSON.stringify(text.slice(0, 60))}): refused, not cached`);
     }
   } else if (isLatestPath(url)) {
-    if (!RELEASE_RE.test(text.trim())) {
-      throw new FetchError(url, `release: latest: not a release string (${JSON.stringify(text.trim().slice(0, 60))}; expected e.g. "17.0"): refused, not cached`);
-    }
+    parseLatest(url, text, ': refused, not cached');
   }
 }
 

@@ -4,18 +4,9 @@
  * `latest-x86` or `latest-x86_64` at the mirror's root, whose body is the release string.
  */
 import { FetchError, RecipeError } from '../errors.js';
-import { latestPath, RELEASE_RE } from '../recipe/release.js';
+import { latestPath, parseLatest } from '../recipe/release.js';
 import type { Arch } from '../recipe/schema.js';
 import type { MirrorSource } from '../mirror/types.js';
-
-/** The release a `latest-*` body names; a body that is not one release string (an HTML page, garbage) is refused. */
-export function parseLatest(url: string, body: string): string {
-  const text = body.trim();
-  if (!RELEASE_RE.test(text)) {
-    throw new FetchError(url, `release: latest: not a release string (${JSON.stringify(text.slice(0, 60))}); expected e.g. "17.0"`);
-  }
-  return text;
-}
 
 /**
  * The release `latest` stands for on `mirror`, for one arch. A mirror without the file (404, or a
