@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { DbcoError, RecipeError } from '../errors.js';
+import { dbcoVersion } from '../version.js';
 import { installInterruptHandlers, interrupted } from '../io/interrupt.js';
 import { checkPaths } from './flags.js';
 
@@ -28,24 +29,18 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
 /** Exit codes, as the README documents them. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, internal: 70 } as const;
 
-function version(): string {
-  // dist/src/cli/main.js and src/cli/main.ts both sit three folders below package.json.
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
-
 /** Entry point for bin/dbco.js. Returns the exit code; a DbcoError becomes one clear line on stderr. */
 export async function main(argv: string[]): Promise<number> {
   // SIGINT/SIGTERM: registered cleanups (temp files, engine objects, VMs) run, then exit 130/143.
   installInterruptHandlers();
   // The version alone needs no command module (help and a bare `dbco` load them all).
   if (argv.length === 1 && (argv[0] === '-V' || argv[0] === '--version')) {
-    process.stdout.write(`${version()}\n`);
+    process.stdout.write(`${dbcoVersion()}\n`);
     return EXIT.ok;
   }
   const program = new Command('dbco')
     .description('Declarative Tiny Core Linux rootfs builder: recipe in, Docker image or bootable disk out')
-    .version(version(), '-V, --version', 'print the dbco version')
+    .version(dbcoVersion(), '-V, --version', 'print the dbco version')
     .exitOverride()
     // A usage mistake is one line plus where to read more, not the whole help again.
     .configureOutput({ outputError: (str, write) => write(str.replace(/^error: /, 'dbco: ')) });

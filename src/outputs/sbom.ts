@@ -2,20 +2,12 @@
  * The SBOM of a build, for both outputs: the pure builder (src/sbom) fed from the build's inputs, and
  * the --sbom file(s) written whole or not at all.
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../cache/atomic.js';
 import type { PreparedInputs } from '../resolve/prepared.js';
 import { buildSbom, type SbomInput } from '../sbom/cyclonedx.js';
 import { sbomInputOf } from '../sbom/from-inputs.js';
-
-let version: string | undefined;
-
-/** dbco's own version, the SBOM's tool. dist/src/outputs/sbom.js and src/outputs/sbom.ts both sit three folders below package.json. */
-export function dbcoVersion(): string {
-  version ??= (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  return version;
-}
+import { dbcoVersion } from '../version.js';
 
 export function sbomOfBuild(inputs: PreparedInputs, subject: SbomInput['subject'], epoch: number): Buffer {
   return buildSbom(sbomInputOf(inputs, subject, { name: 'dbco', version: dbcoVersion() }, epoch));

@@ -65,13 +65,35 @@ export async function loadRecipeDocument(file: string, opts: { cacheRoot?: strin
   return done(recipe);
 }
 
+// Set by scripts/bundle.mjs (esbuild `define`) to validatorDigestIn(dist/src/recipe, '.js'): the bundle
+// carries schema and parse inside its chunks, not as files beside this module.
+declare const DBCO_RECIPE_VALIDATOR: string | undefined;
+
 async function memoPath(cacheRoot: string, digest: string): Promise<string> {
   // The validating modules' own bytes are part of the key: a changed schema or parser revalidates every
-  // recipe. They sit beside this module with its own extension (.js when built, .ts under a test runner).
-  const ext = path.extname(fileURLToPath(import.meta.url));
-  const hash = createHash('sha256').update(digest);
-  for (const mod of ['schema', 'parse']) hash.update('\0').update(await readFile(new URL(`./${mod}${ext}`, import.meta.url)));
-  return path.join(cacheRoot, 'recipes', `${hash.digest('hex')}.json`);
+  // recipe. Unbundled they sit beside this module with its own extension (.js when built, .ts under a test runner).
+  const validator = typeof DBCO_RECIPE_VALIDATOR === 'string' ? DBCO_RECIPE_VALIDATOR : await validatorBeside(fileURLToPath(import.meta.url));
+  return path.join(cacheRoot, 'recipes', memoName(digest, validator));
+}
+
+function validatorBeside(file: string): Promise<string> {
+  return validatorDigestIn(path.dirname(file), path.extname(file));
+}
+
+/** The digest of the validating modules' bytes: `schema` and `parse` in `dir`, with extension `ext`. */
+export async function validatorDigestIn(dir: string, ext: string): Promise<string> {
+  return validatorDigest(await Promise.all(['schema', 'parse'].map((mod) => readFile(path.join(dir, `${mod}${ext}`)))));
+}
+
+export function validatorDigest(sources: Uint8Array[]): string {
+  const hash = createHash('sha256');
+  for (const s of sources) hash.update('\0').update(s);
+  return hash.digest('hex');
+}
+
+/** The memo's file name for a recipe (its bytes' sha256) validated by the modules of `validator`. */
+export function memoName(recipeDigest: string, validator: string): string {
+  return `${createHash('sha256').update(recipeDigest).update('\0').update(validator).digest('hex')}.json`;
 }
 
 /** --mirror > DBCO_MIRROR > recipe.mirror > the official mirror. */

@@ -119,4 +119,31 @@ describe('loadRecipe', () => {
       t.cleanup();
     }
   });
+
+  test('the memo key: a changed schema or parser module gives every recipe a new key; unbundled, it hashes the modules beside load', async () => {
+    const { loadRecipe, memoName, validatorDigest, validatorDigestIn } = await import('../../src/recipe/load.js');
+    const { tempDir } = await import('../helpers/env.js');
+    const { writeFileSync, readdirSync } = await import('node:fs');
+    const schema = readFileSync(path.join(REPO_ROOT, 'src/recipe/schema.ts'));
+    const parse = readFileSync(path.join(REPO_ROOT, 'src/recipe/parse.ts'));
+    const now = validatorDigest([schema, parse]);
+    expect(await validatorDigestIn(path.join(REPO_ROOT, 'src/recipe'), '.ts')).toBe(now);
+    const edited = validatorDigest([Buffer.concat([schema, Buffer.from('\n')]), parse]);
+    expect(edited).not.toBe(now);
+    expect(validatorDigest([schema, Buffer.concat([parse, Buffer.from(' ')])])).not.toBe(now);
+    // the boundary between the two modules counts: bytes moved from one to the other are another key
+    expect(validatorDigest([Buffer.concat([schema, parse.subarray(0, 1)]), parse.subarray(1)])).not.toBe(now);
+    const digest = 'a'.repeat(64);
+    expect(memoName(digest, edited)).not.toBe(memoName(digest, now));
+    expect(memoName('b'.repeat(64), now)).not.toBe(memoName(digest, now));
+    const t = tempDir();
+    try {
+      const file = path.join(t.dir, 'r.yaml');
+      writeFileSync(file, ok);
+      const { digest: d } = await loadRecipe(file, { cacheRoot: path.join(t.dir, 'cache') });
+      expect(readdirSync(path.join(t.dir, 'cache/recipes'))).toEqual([memoName(d, now)]);
+    } finally {
+      t.cleanup();
+    }
+  });
 });
