@@ -120,7 +120,8 @@ export class HttpMirror implements MirrorSource {
     let confirmations = url.endsWith('.dep') || url.endsWith('.md5.txt') || url.endsWith('.tcz.info') || isLatestPath(url) ? 1 : 0;
     for (let attempt = 1; ; attempt++) {
       const sink = new MemorySink(MAX_TEXT);
-      const found = await this.sem.run(() => download(url, sink, this.policy));
+      // Texts go before queued payloads: the walk waits for each .dep before it can ask for the next level.
+      const found = await this.sem.run(() => download(url, sink, this.policy), { first: true });
       if (!found) {
         if (confirmations-- > 0) {
           await pause(Math.min(this.policy.baseDelayMs, CONFIRM_PAUSE_MS));

@@ -25,6 +25,7 @@ export interface FetchRun {
 export async function fetchSession(s: Session): Promise<FetchRun> {
   const basePromise = fetchBase(s);
   basePromise.catch(() => {}); // awaited below; keeps an early failure from being unhandled
+  if (s.opts.onBase) basePromise.then((b) => s.opts.onBase!(b.file), () => undefined);
   const kernel = kernelGetter(s, () => basePromise);
   const lockedExt = new Map((s.lock?.extensions ?? []).map((e) => [e.name, e]));
   const dir = tczDir(s.recipe.release, s.recipe.arch);
@@ -57,6 +58,7 @@ export async function fetchSession(s: Session): Promise<FetchRun> {
       resolution = await resolveExtensions(s.recipe.extensions ?? [], deps, {
         kernelVersion: () => { kernelAsked = true; return kernel.version(); },
         warn: (m) => s.log.warn(m),
+        ...(s.opts.onOrder ? { onOrder: s.opts.onOrder } : {}),
       });
     } catch (err) {
       // The base download still running must not outlive the failure (it writes into the cache).

@@ -30,6 +30,13 @@ export interface SourceOptions {
    * --offline takes the resolution from the lock.
    */
   onExtension?: (ext: { name: string; file: CachedFile }) => void;
+  /** The base, once fetched and verified (while the extensions may still be downloading). */
+  onBase?: (file: CachedFile) => void;
+  /**
+   * The extensions' install order, once the .dep walk is over and before every payload is in: the
+   * order `extensions` will have if the resolution succeeds. Not called with --offline's lock.
+   */
+  onOrder?: (names: string[]) => void;
 }
 
 export interface PreparedExtension {

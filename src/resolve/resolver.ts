@@ -31,6 +31,12 @@ export interface ResolveOptions {
   /** How many .dep/existence requests run at once during the prefetch. */
   concurrency?: number;
   warn?: (msg: string) => void;
+  /**
+   * The install order, as soon as every .dep is read and before the payloads are all in: it is the
+   * resolution's order whenever the resolution succeeds (a payload that is not there fails it), so a
+   * build can start laying the image out while the downloads finish. Not called when the walk fails.
+   */
+  onOrder?: (names: string[]) => void;
 }
 
 interface NodeInfo {
@@ -64,7 +70,22 @@ export async function resolveExtensions(requested: string[], src: DepSource, opt
   if (rootUnknown.length > 0) throw kernelError([rootUnknown[0]!, 'recipe']);
 
   const graph = await prefetch(roots, src, opts, kv);
+  const { order, missing } = installOrder(roots, graph, warn);
+  if (missing.length > 0) {
+    const err = new ResolveError(missing[0]!, `${missing[0]![0]} is not on ${src.where}`);
+    if (missing.length > 1) {
+      err.message += `\n${missing.slice(1).map((c) => `also missing: ${c.join(' <- ')}`).join('\n')}`;
+    }
+    throw err;
+  }
+  return { extensions: order, roots, warnings };
+}
 
+/**
+ * tce-load's order over a walked graph: dependencies first, each once; cycles cut (with `warn`);
+ * a name whose payload is not there is collected in `missing` with its chain up to the recipe.
+ */
+function installOrder(roots: string[], graph: Map<string, NodeInfo>, warn: (m: string) => void): { order: ResolvedExtension[]; missing: string[][] } {
   const state = new Map<string, 'active' | 'done'>();
   const order: ResolvedExtension[] = [];
   const missing: string[][] = [];
@@ -92,15 +113,7 @@ export async function resolveExtensions(requested: string[], src: DepSource, opt
     order.push({ name, deps: info.deps });
   };
   for (const r of roots) visit(r, []);
-
-  if (missing.length > 0) {
-    const err = new ResolveError(missing[0]!, `${missing[0]![0]} is not on ${src.where}`);
-    if (missing.length > 1) {
-      err.message += `\n${missing.slice(1).map((c) => `also missing: ${c.join(' <- ')}`).join('\n')}`;
-    }
-    throw err;
-  }
-  return { extensions: order, roots, warnings };
+  return { order, missing };
 }
 
 function kernelError(chain: string[]): ResolveError {
@@ -173,6 +186,11 @@ async function prefetch(roots: string[], src: DepSource, opts: ResolveOptions, k
     };
     pump();
   });
+  if (failure === undefined && opts.onOrder && [...graph.values()].every((n) => n.unknownKernel.length === 0)) {
+    // Every payload taken as there: the order the resolution gives when it succeeds.
+    const assumed = new Map([...graph].map(([name, n]) => [name, { ...n, exists: true }]));
+    opts.onOrder(installOrder(roots, assumed, () => undefined).order.map((e) => e.name));
+  }
   await Promise.all(pending);
   if (failure !== undefined) throw failure;
   // An extension that is not there has no dependencies to walk.

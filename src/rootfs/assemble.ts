@@ -47,7 +47,8 @@ export async function assembleRootfs(inputs: PreparedInputs, opts: AssembleOptio
     return layer;
   };
   const startExts = inputs.extensions.length <= room ? start : (layer: Layer) => layer;
-  const base = start(withoutWhiteoutNames(await baseLayer(inputs.base, { cacheRoot, epoch, ...(opts.log ? { log: opts.log } : {}) }), opts.log));
+  const earlyBase = opts.early?.takeBase(inputs.base);
+  const base = start(earlyBase ? await earlyBase : withoutWhiteoutNames(await baseLayer(inputs.base, { cacheRoot, epoch, ...(opts.log ? { log: opts.log } : {}) }), opts.log));
   const exts = await mapLimit(inputs.extensions, PARALLEL_EXTENSIONS, async (ext) => {
     const started = opts.early?.take(ext);
     return startExts(started ? await started : withoutWhiteoutNames(await extensionLayer(ext, { cacheRoot, epoch }), opts.log));

@@ -2,7 +2,8 @@ import type { Cache } from '../cache/index.js';
 import type { CachedFile } from '../cache/cached-file.js';
 import type { Logger } from '../io/logger.js';
 import { Semaphore } from '../io/semaphore.js';
-import { startLayer } from './layer-tar.js';
+import { startLayer, type LayerBlob } from './layer-tar.js';
+import { baseLayer } from './base-layer.js';
 import type { Layer } from './layer.js';
 import { extensionLayer } from './tcz-layer.js';
 import { withoutWhiteoutNames } from './whiteout-names.js';
@@ -24,6 +25,9 @@ export class EarlyLayers {
   readonly tarGate = new Semaphore(PARALLEL_TARS);
   readonly readGate = new Semaphore(PARALLEL_EXTENSIONS);
   private readonly layers = new Map<string, Promise<Layer>>();
+  /** By extension name, for a caller that knows the install order before the payloads are in (tarsInOrder). */
+  private readonly named = new Map<string, Deferred<Promise<Layer>>>();
+  private base: { sha256: string; layer: Promise<Layer> } | undefined;
 
   constructor(private readonly opts: { cache: Pick<Cache, 'root'>; epoch: number; log?: Logger }) {}
 
@@ -39,6 +43,57 @@ export class EarlyLayers {
     });
     p.catch(() => undefined); // reported by take(), when the build gets that far
     this.layers.set(key, p);
+    this.slot(ext.name).resolve(p);
+  }
+
+  /** Starts the base's layer (gunzip, index, tar) as soon as the base is verified. */
+  startBase(file: CachedFile): void {
+    if (this.base) return;
+    const { cache, epoch, log } = this.opts;
+    const layer = (async () => {
+      const l = withoutWhiteoutNames(await baseLayer(file, { cacheRoot: cache.root, epoch, ...(log ? { log } : {}) }), log);
+      // The bottom layer: every load sends it first, so its tar goes before the extensions' queued ones.
+      startLayer(l, { cache, epoch, first: true }, this.tarGate);
+      return l;
+    })();
+    layer.catch(() => undefined); // reported by takeBase() or tarsInOrder()
+    this.base = { sha256: file.sha256, layer };
+  }
+
+  /** The base layer started here for this file, if any. */
+  takeBase(file: CachedFile): Promise<Layer> | undefined {
+    return this.base?.sha256 === file.sha256 ? this.base.layer : undefined;
+  }
+
+  /**
+   * The tars of the base and of these extensions, in this order, each settling as soon as its file is
+   * verified and its tar written (the order is known before the downloads are over: prepare's onOrder).
+   * Fail the ones still waiting with fail() when the build stops.
+   */
+  tarsInOrder(baseFile: Promise<CachedFile>, names: string[]): Promise<{ layer: Layer; blob: LayerBlob }>[] {
+    const { cache, epoch } = this.opts;
+    const tarOf = async (layer: Promise<Layer>) => {
+      const l = await layer;
+      return { layer: l, blob: await startLayer(l, { cache, epoch }, this.tarGate) };
+    };
+    const base = baseFile.then((f) => { this.startBase(f); return this.base!.layer; });
+    const all = [tarOf(base), ...names.map((n) => tarOf(this.slot(n).promise.then((p) => p)))];
+    for (const p of all) p.catch(() => undefined); // awaited by the load that takes them
+    return all;
+  }
+
+  /** Fails every layer tarsInOrder() waits for that has not started: the build stopped before its file came. */
+  fail(err: unknown): void {
+    for (const d of this.named.values()) d.reject(err);
+  }
+
+  private slot(name: string): Deferred<Promise<Layer>> {
+    let d = this.named.get(name);
+    if (!d) {
+      d = deferred();
+      this.named.set(name, d);
+    }
+    return d;
   }
 
   /** The layer started for this extension, if any. */
@@ -51,7 +106,7 @@ export class EarlyLayers {
    * it takes its layers must not leave writes into the cache running behind its error.
    */
   async settle(): Promise<void> {
-    const layers = await Promise.all([...this.layers.values()].map((p) => p.catch(() => undefined)));
+    const layers = await Promise.all([...this.layers.values(), ...(this.base ? [this.base.layer] : [])].map((p) => p.catch(() => undefined)));
     const { cache, epoch } = this.opts;
     await Promise.all(layers.map((l) => (l ? startLayer(l, { cache, epoch }, this.tarGate).catch(() => undefined) : undefined)));
   }
@@ -59,4 +114,14 @@ export class EarlyLayers {
 
 function keyOf(ext: { name: string; file: CachedFile }): string {
   return `${ext.name}\0${ext.file.sha256}`;
+}
+
+interface Deferred<T> { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void }
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej; });
+  promise.catch(() => undefined); // a slot nobody asked for may be failed
+  return { promise, resolve, reject };
 }

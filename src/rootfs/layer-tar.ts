@@ -28,11 +28,12 @@ const started = new WeakMap<Layer, Promise<LayerBlob>>();
 /**
  * Starts writing the layer's tar now (assembleRootfs does, for each layer it lists, while it lists the
  * others); materializeLayer of the same layer object then waits for this run instead of starting its own.
+ * `first`: ahead of the tars queued at the gate (the bottom layer, which a load sends first).
  */
-export function startLayer(layer: Layer, opts: { cache: Pick<Cache, 'root'>; epoch: number }, gate?: Semaphore): Promise<LayerBlob> {
+export function startLayer(layer: Layer, opts: { cache: Pick<Cache, 'root'>; epoch: number; first?: boolean }, gate?: Semaphore): Promise<LayerBlob> {
   let p = started.get(layer);
   if (!p) {
-    p = gate ? gate.run(() => writeLayer(layer, opts)) : writeLayer(layer, opts);
+    p = gate ? gate.run(() => writeLayer(layer, opts), { first: opts.first ?? false }) : writeLayer(layer, opts);
     p.catch(() => undefined); // reported by materializeLayer, which awaits it
     started.set(layer, p);
   }

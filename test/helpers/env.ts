@@ -43,7 +43,7 @@ export function tempDir(prefix = 'dbco-test-'): { dir: string; cleanup: () => vo
  * served by serveFolder() lives in the test process, and a synchronous spawn would freeze it.
  * Returns the exit code and output instead of throwing.
  */
-export function runDbco(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {}): Promise<{
+export function runDbco(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string; onStderr?: (text: string) => void } = {}): Promise<{
   code: number; stdout: string; stderr: string;
 }> {
   return new Promise((resolve, reject) => {
@@ -56,7 +56,7 @@ export function runDbco(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: s
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout!.on('data', (c: Buffer) => out.push(c));
-    child.stderr!.on('data', (c: Buffer) => err.push(c));
+    child.stderr!.on('data', (c: Buffer) => { err.push(c); opts.onStderr?.(Buffer.concat(err).toString()); });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
   });

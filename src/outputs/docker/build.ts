@@ -10,13 +10,14 @@ import type { Arch, Recipe } from '../../recipe/schema.js';
 import type { PreparedInputs } from '../../resolve/prepared.js';
 import { prepare } from '../../pipeline/prepare.js';
 import type { Logger } from '../../io/logger.js';
-import { assembleRootfs } from '../../rootfs/assemble.js';
+import { assembleRootfs, DEFAULT_MAX_LAYERS } from '../../rootfs/assemble.js';
 import { EarlyLayers } from '../../rootfs/early-layers.js';
 import { cachedLayerBlob, materializeLayer, type LayerBlob } from '../../rootfs/layer-tar.js';
 import { flattenLayers } from '../../rootfs/flatten.js';
 import { buildEpoch } from '../../rootfs/epoch.js';
 import { SETUP_WRAPPER_PATH } from '../../rootfs/setup-wrapper.js';
 import type { Layer } from '../../rootfs/layer.js';
+import type { CachedFile } from '../../cache/cached-file.js';
 import { buildImageConfig, type ConfigLayer, type ImageConfig } from './config.js';
 import { planArchive, planIndexArchive, writeImageArchive, type ArchiveImage, type ArchiveInput, type ArchiveLayer, type IndexArchiveInput } from './archive.js';
 import { connectEngine, inspectImage, tagImage, type Engine } from './engine.js';
@@ -260,63 +261,111 @@ async function buildArch(document: RecipeDocumentFile, arch: Arch | undefined, o
 
   // Ping before the long part, so a stopped daemon is reported in 2 s and not after the downloads.
   let engine: Engine | undefined = load ? await traced('connect', connectEngine()) : undefined;
+  /** The engine this build loads into (setup 'build' may connect one later, for its container only). */
+  const target = engine;
   // Listing the engine's objects takes a few hundred ms on the containerd store: done while the inputs
   // are fetched, and awaited before this run writes anything to the engine. It never fails.
-  const leftovers = engine ? traced('leftovers', removeLeftovers(engine, log)) : undefined;
+  const leftovers = target ? traced('leftovers', removeLeftovers(target, log)) : undefined;
 
   const cacheRoot = opts.cache ?? defaultCacheDir();
   const cache = new Cache(cacheRoot);
   const epoch = buildEpoch();
+  const state: Pick<ArchBuild, 'loader' | 'untrack' | 'epoch' | 'previousLayers' | 'streamed'> = { epoch, previousLayers: [] };
+  // The engine side, made ready while the inputs are fetched: leftovers gone, the tag's layers known.
+  const engineReady = target ? (async () => {
+    await leftovers;
+    state.previousLayers = (await traced('inspect tag', inspectImage(target, tag)))?.RootFS?.Layers ?? [];
+    loaderOf(state, target, opts);
+  })() : undefined;
+  engineReady?.catch(() => undefined); // awaited before the first load, or below
   // Each extension's layer starts as soon as its tcz is verified, while the other downloads run.
   const early = new EarlyLayers({ cache, epoch, log });
-  trace('prepare start');
-  const inputs = await prepare(loaded, {
-    mirror: opts.mirror, cache: cacheRoot, offline: opts.offline, frozen: opts.frozen, allowOutsideSrc: opts.allowOutsideSrc, kernel: false, log,
-    ...(opts.sbom ? { info: true } : {}),
-    onExtension: (ext) => early.start(ext),
-  }).catch(async (err: unknown) => {
-    await early.settle();
-    throw err;
-  });
-  // The release as resolved (`release: latest` is the mirror's answer by now): what the labels name.
-  recipe = inputs.recipe;
-  trace('prepared');
-  const rootfs = await assembleRootfs(inputs, { cache, epoch, maxLayers: opts.maxLayers ?? recipe.image?.max_layers, setup, log, startTars: true, early });
-
-  const inputFor = (layers: ConfigLayer[]) => ({ recipe, lockDigest: inputs.lockDigest, epoch, layers });
-  const cached = await Promise.all(rootfs.layers.map((layer) => cachedLayerBlob(layer, { cache, epoch })));
-  const state: Pick<ArchBuild, 'loader' | 'untrack' | 'epoch' | 'previousLayers' | 'streamed'> = { epoch, previousLayers: [] };
+  const baseFile = settleable<CachedFile>();
   // Settled with the finished image once the build has it (or its failure), for a streamed load.
   let imageDone: { resolve: (i: { config: ImageConfig; layers: ArchiveLayer[] }) => void; reject: (e: unknown) => void } | undefined;
-  try {
-    if (engine) {
-      await leftovers;
-      state.previousLayers = (await traced('inspect tag', inspectImage(engine, tag)))?.RootFS?.Layers ?? [];
-      loaderOf(state, engine, opts);
+  // Partial images carry a label of their own, so none can be mistaken for (or be) a finished image.
+  const partialRecipe = { ...recipe, image: { ...recipe.image, labels: { ...recipe.image?.labels, 'dbco.partial': 'true' } } };
+  /** Starts loading the layers into the engine as they are written: the preload, or the one streamed load. */
+  const startLoading = (pending: Promise<LayerBlob>[], ids: (i: number) => string, lockDigest: () => string): Promise<LayerBlob[]> => {
+    const loader = loaderOf(state, target!, opts);
+    if (preloadPays(target!.info)) {
+      return loader.preload(pending, (ready) => buildImageConfig({
+        recipe: partialRecipe, lockDigest: lockDigest(), epoch, layers: ready.map((b, i) => ({ id: ids(i), diffId: b.diffId })),
+      })) as Promise<LayerBlob[]>;
     }
+    // One load, sent as the layers are written; setup 'build' needs the layers in the engine first.
+    const image = new Promise<{ config: ImageConfig; layers: ArchiveLayer[] }>((resolve, reject) => { imageDone = { resolve, reject }; });
+    image.catch(() => undefined); // a failed build is reported by the build, whether or not a load was sent
+    // Nothing is sent until a layer is really written: when every one comes from the cache, the
+    // engine may hold the image already, and a warm run only tags it (finish).
+    state.streamed = anyWritten(pending).then((written) => (written ? loader.loadAsBuilt(pending, image, internalRef('load', '')) : undefined));
+    state.streamed.catch(() => undefined); // awaited by finish(), or below when the build fails
+    return Promise.all(pending);
+  };
+  const maxLayers = opts.maxLayers ?? recipe.image?.max_layers ?? DEFAULT_MAX_LAYERS;
+  let earlyLoad: EarlyLoad | undefined;
+  /**
+   * The install order is known once the .dep walk is over, before the downloads are: the engine then
+   * starts taking the base and each extension's layer as soon as it is written, while the rest are
+   * still being fetched. Not when the layer budget would merge extensions (other layers), or setup
+   * 'build' (it loads the whole stage first).
+   */
+  const onOrder = (names: string[]): void => {
+    if (!target || setup === 'build' || names.length > maxLayers - 2) return;
+    trace(`order known: ${names.length} extension(s)`);
+    const lower = early.tarsInOrder(baseFile.promise, names);
+    const layers: Layer[] = [];
+    lower.forEach((p, i) => p.then((t) => { layers[i] = t.layer; trace(`layer ${t.layer.id} written`); }, () => undefined));
+    const config = settleable<LayerBlob>();
+    const pending = [...lower.map((p) => p.then((t) => t.blob)), config.promise];
+    let lockDigest = `sha256:${'0'.repeat(64)}`;
+    const loaded = engineReady!.then(() => startLoading(pending, (i) => layers[i]?.id ?? 'config', () => lockDigest));
+    loaded.catch(() => undefined); // awaited once the rootfs is assembled, or when the build fails
+    earlyLoad = {
+      lower, config, loaded,
+      setLockDigest: (d) => { lockDigest = d; },
+      abort: (err) => { early.fail(err); config.reject(err); baseFile.reject(err); },
+    };
+  };
+
+  try {
+    trace('prepare start');
+    const inputs = await prepare(loaded, {
+      mirror: opts.mirror, cache: cacheRoot, offline: opts.offline, frozen: opts.frozen, allowOutsideSrc: opts.allowOutsideSrc, kernel: false, log,
+      ...(opts.sbom ? { info: true } : {}),
+      onExtension: (ext) => { trace(`${ext.name} verified`); early.start(ext); },
+      onBase: (file) => { trace('base verified'); early.startBase(file); baseFile.resolve(file); },
+      onOrder,
+    });
+    // The release as resolved (`release: latest` is the mirror's answer by now): what the labels name.
+    recipe = inputs.recipe;
+    trace('prepared');
+    const rootfs = await assembleRootfs(inputs, { cache, epoch, maxLayers, setup, log, startTars: true, early });
+
+    const inputFor = (layers: ConfigLayer[]) => ({ recipe, lockDigest: inputs.lockDigest, epoch, layers });
     let built: LayerBlob[];
-    if (cached.every((b) => b !== undefined)) {
-      built = cached as LayerBlob[];
+    if (earlyLoad) {
+      const { lower, config } = earlyLoad;
+      earlyLoad.setLockDigest(inputs.lockDigest);
+      // The layers sent are the ones the rootfs was assembled from (the same objects), config last.
+      const sent = (await Promise.all(lower)).map((t) => t.layer);
+      const image = rootfs.layers.slice(0, -1);
+      if (sent.length !== image.length || sent.some((l, i) => l !== image[i])) {
+        throw new DockerError(`internal: the layers loaded while fetching (${sent.map((l) => l.id).join(', ')}) are not the image's (${image.map((l) => l.id).join(', ')})`);
+      }
+      config.resolve(materializeLayer(rootfs.layers.at(-1)!, { cache, epoch }));
+      await engineReady;
+      built = await earlyLoad.loaded;
     } else {
-      const pending = inOrder(rootfs.layers, PARALLEL_LAYERS, (layer) => materializeLayer(layer, { cache, epoch }));
-      // Partial images carry a label of their own, so none can be mistaken for (or be) a finished image.
-      const partialRecipe = { ...recipe, image: { ...recipe.image, labels: { ...recipe.image?.labels, 'dbco.partial': 'true' } } };
-      if (engine && preloadPays(engine.info)) {
-        built = (await loaderOf(state, engine, opts).preload(pending, (ready) => buildImageConfig({
-          ...inputFor(ready.map((b, i) => ({ id: rootfs.layers[i]!.id, diffId: b.diffId }))), recipe: partialRecipe,
-        }))) as LayerBlob[];
-      } else if (engine && setup !== 'build') {
-        // One load, sent as the layers are written; setup 'build' needs the layers in the engine first.
-        const image = new Promise<{ config: ImageConfig; layers: ArchiveLayer[] }>((resolve, reject) => { imageDone = { resolve, reject }; });
-        image.catch(() => undefined); // a failed build is reported by the build, whether or not a load was sent
-        const loader = loaderOf(state, engine, opts);
-        // Nothing is sent until a layer is really written: when every one comes from the cache, the
-        // engine may hold the image already, and a warm run only tags it (finish).
-        state.streamed = anyWritten(pending).then((written) => (written ? loader.loadAsBuilt(pending, image, internalRef('load', '')) : undefined));
-        state.streamed.catch(() => undefined); // awaited by finish(), or below when the build fails
-        built = await Promise.all(pending);
+      const cached = await Promise.all(rootfs.layers.map((layer) => cachedLayerBlob(layer, { cache, epoch })));
+      await engineReady;
+      if (cached.every((b) => b !== undefined)) {
+        built = cached as LayerBlob[];
       } else {
-        built = await Promise.all(pending);
+        const pending = inOrder(rootfs.layers, PARALLEL_LAYERS, (layer) => materializeLayer(layer, { cache, epoch }));
+        built = target && (preloadPays(target.info) || setup !== 'build')
+          ? await startLoading(pending, (i) => rootfs.layers[i]!.id, () => inputs.lockDigest)
+          : await Promise.all(pending);
       }
     }
     const blobs: ArchiveLayer[] = [...built];
@@ -356,9 +405,13 @@ async function buildArch(document: RecipeDocumentFile, arch: Arch | undefined, o
     return { recipe, inputs, tag, config, blobs, layers, setupRan, ...state, ...(engine ? { engine } : {}), ...(sbom ? { sbom } : {}) };
   } catch (err) {
     // A streamed load stops at the failure (its archive ends early, so the engine makes no image); it
-    // must be over before the run's references are removed.
+    // must be over before the run's references are removed, and nothing started may go on writing.
+    earlyLoad?.abort(err);
     imageDone?.reject(err);
+    await early.settle();
+    await earlyLoad?.loaded.catch(() => undefined);
     await state.streamed?.catch(() => undefined);
+    await engineReady?.catch(() => undefined);
     await release(state as ArchBuild);
     throw err;
   }
@@ -383,6 +436,30 @@ async function setupInContainer(
   } finally {
     await rm(spoolDir, { recursive: true, force: true });
   }
+}
+
+/** A load started as soon as the install order was known (onOrder in buildArch). */
+interface EarlyLoad {
+  /** Base and extension layers, in image order, each with its tar once written. */
+  lower: Promise<{ layer: Layer; blob: LayerBlob }>[];
+  /** The config layer's tar: the last one, settled once the rootfs is assembled. */
+  config: Settleable<LayerBlob>;
+  /** Every layer's tar, once the engine has taken them (preload) or as written (streamed load). */
+  loaded: Promise<LayerBlob[]>;
+  /** The lock digest, known once prepare is over: what the partial images' labels carry from then on. */
+  setLockDigest(digest: string): void;
+  /** The build failed: fails what still waits, so the load ends without an image. */
+  abort(err: unknown): void;
+}
+
+interface Settleable<T> { promise: Promise<T>; resolve: (v: T | Promise<T>) => void; reject: (e: unknown) => void }
+
+function settleable<T>(): Settleable<T> {
+  let resolve!: (v: T | Promise<T>) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej; });
+  promise.catch(() => undefined); // failed when the build stops, whether or not anyone waits
+  return { promise, resolve, reject };
 }
 
 /** true as soon as one of the layers is written this run (not taken from the cache); false when none is. */
