@@ -27,7 +27,7 @@ export class EarlyLayers {
   private readonly layers = new Map<string, Promise<Layer>>();
   /** By extension name, for a caller that knows the install order before the payloads are in (tarsInOrder). */
   private readonly named = new Map<string, Deferred<Promise<Layer>>>();
-  private base: { sha256: string; layer: Promise<Layer> } | undefined;
+  private base: { sha256: string; layer: Promise<Layer>; tar: Promise<unknown> } | undefined;
 
   constructor(private readonly opts: { cache: Pick<Cache, 'root'>; epoch: number; log?: Logger }) {}
 
@@ -37,6 +37,8 @@ export class EarlyLayers {
     if (this.layers.has(key)) return;
     const { cache, epoch, log } = this.opts;
     const p = this.readGate.run(async () => {
+      // Every load sends the base first: once it is on its way, extensions wait for its tar, not the other way round.
+      await this.base?.tar;
       const layer = withoutWhiteoutNames(await extensionLayer(ext, { cacheRoot: cache.root, epoch }), log);
       startLayer(layer, { cache, epoch }, this.tarGate);
       return layer;
@@ -53,11 +55,11 @@ export class EarlyLayers {
     const layer = (async () => {
       const l = withoutWhiteoutNames(await baseLayer(file, { cacheRoot: cache.root, epoch, ...(log ? { log } : {}) }), log);
       // The bottom layer: every load sends it first, so its tar goes before the extensions' queued ones.
-      startLayer(l, { cache, epoch, first: true }, this.tarGate);
       return l;
     })();
     layer.catch(() => undefined); // reported by takeBase() or tarsInOrder()
-    this.base = { sha256: file.sha256, layer };
+    const tar = layer.then((l) => startLayer(l, { cache, epoch, first: true }, this.tarGate)).catch(() => undefined);
+    this.base = { sha256: file.sha256, layer, tar };
   }
 
   /** The base layer started here for this file, if any. */

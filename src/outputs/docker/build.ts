@@ -307,11 +307,12 @@ async function buildArch(document: RecipeDocumentFile, arch: Arch | undefined, o
   /**
    * The install order is known once the .dep walk is over, before the downloads are: the engine then
    * starts taking the base and each extension's layer as soon as it is written, while the rest are
-   * still being fetched. Not when the layer budget would merge extensions (other layers), or setup
-   * 'build' (it loads the whole stage first).
+   * still being fetched. Not when the layer budget would merge extensions (other layers), nor for setup
+   * 'build' on engines where a load is a whole import (its container needs the whole stage loaded first;
+   * dockerd's graph driver preloads the stage's layers as for any build).
    */
   const onOrder = (names: string[]): void => {
-    if (!target || setup === 'build' || names.length > maxLayers - 2) return;
+    if (!target || (setup === 'build' && !preloadPays(target.info)) || names.length > maxLayers - (setup === 'build' ? 3 : 2)) return;
     trace(`order known: ${names.length} extension(s)`);
     const lower = early.tarsInOrder(baseFile.promise, names);
     const layers: Layer[] = [];
