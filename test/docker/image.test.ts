@@ -124,6 +124,31 @@ describe.each(ENGINES)('dbco image --docker on $name (x86_64, TC 6.4.1 + fixture
     expect(imageTags()).toContain(`${T}-build:again`);
   });
 
+  test('warm run under the same tag: the tag already names the image, so nothing is listed, sent or tagged; a tag moved elsewhere is put back', async () => {
+    const first = await build(recipes.boot!, ['--tag', `${T}-same:1`]);
+    const traced = async () => {
+      const r = await runDbco(['image', recipes.boot!, '--docker', '--json', '--cache', path.join(dir, 'cache'), '--tag', `${T}-same:1`],
+        { env: { DOCKER_HOST: engine.host, DBCO_TRACE_ENGINE: '1' } });
+      expect(r.code, r.stderr).toBe(0);
+      return { ...(JSON.parse(r.stdout) as { id: string; alreadyLoaded: boolean }), stderr: r.stderr };
+    };
+    const again = await traced();
+    expect(again.id).toBe(first.id);
+    expect(again.alreadyLoaded).toBe(true);
+    expect(again.stderr).toMatch(/tag holds the image/);
+    expect(again.stderr).not.toMatch(/findImage|\] tag: |load: begin/);
+    // The user points the tag at another image: the next run finds its own image and tags it again.
+    const other = await build(recipes.plain!, ['--tag', `${T}-other:1`]);
+    docker(['tag', other.tag, `${T}-same:1`]);
+    const moved = await traced();
+    expect(moved.id).toBe(first.id);
+    expect(moved.alreadyLoaded).toBe(true);
+    expect(moved.stderr).not.toMatch(/tag holds the image/);
+    expect(moved.stderr).toMatch(/\] tag: /);
+    expect(JSON.parse(docker(['image', 'inspect', `${T}-same:1`]))[0].Id).toBe(first.id);
+    tags.push(`${T}-same:1`);
+  });
+
   test('one extension changed: only its layer and those above it are rebuilt and sent; nothing dangling', async () => {
     const base = await build(recipes.plain!, ['--tag', `${T}-one:1`]);
     const one = writeRecipe(dir, 'one', `name: plain\nrelease: "6.4.1"\narch: x86_64\nmirror: ${mirror.url}\nbase: rootfs64.gz\n` +

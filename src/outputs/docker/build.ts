@@ -106,6 +106,8 @@ interface ArchBuild {
   loader?: Loader;
   /** diffIds of the image the engine held under the tag before this run (its bottom layers are not sent again). */
   previousLayers: string[];
+  /** The ID of the image the engine held under the tag before this run, if any. */
+  previousId?: string;
   /** Unregisters the loader's interrupt cleanup. */
   untrack?: () => void;
   /**
@@ -232,6 +234,10 @@ async function finish(b: ArchBuild, opts: DockerImageOptions): Promise<DockerIma
   let alreadyLoaded = false;
   if (id) {
     b.loader?.reportLoaded();
+  } else if (b.previousId && (b.previousId === config.id || b.previousId === manifestDigest) && sameDiffIds(b.previousLayers, blobs)) {
+    // The tag already names this very image (dbco tags only a finished load): nothing to send or to tag.
+    trace('tag holds the image');
+    return result(b.previousId, true, () => true, engine);
   } else {
     id = await traced('findImage', findImage(engine, config, blobs));
     alreadyLoaded = id !== undefined;
@@ -270,11 +276,13 @@ async function buildArch(document: RecipeDocumentFile, arch: Arch | undefined, o
   const cacheRoot = opts.cache ?? defaultCacheDir();
   const cache = new Cache(cacheRoot);
   const epoch = buildEpoch();
-  const state: Pick<ArchBuild, 'loader' | 'untrack' | 'epoch' | 'previousLayers' | 'streamed'> = { epoch, previousLayers: [] };
+  const state: Pick<ArchBuild, 'loader' | 'untrack' | 'epoch' | 'previousLayers' | 'previousId' | 'streamed'> = { epoch, previousLayers: [] };
   // The engine side, made ready while the inputs are fetched: leftovers gone, the tag's layers known.
   const engineReady = target ? (async () => {
-    await leftovers;
-    state.previousLayers = (await traced('inspect tag', inspectImage(target, tag)))?.RootFS?.Layers ?? [];
+    // A read: asked beside the leftover removal, which only has to be over before this run writes.
+    const [held] = await Promise.all([traced('inspect tag', inspectImage(target, tag)), leftovers]);
+    state.previousLayers = held?.RootFS?.Layers ?? [];
+    if (held) state.previousId = held.Id;
     loaderOf(state, target, opts);
   })() : undefined;
   engineReady?.catch(() => undefined); // awaited before the first load, or below
@@ -289,9 +297,12 @@ async function buildArch(document: RecipeDocumentFile, arch: Arch | undefined, o
   const startLoading = (pending: Promise<LayerBlob>[], ids: (i: number) => string, lockDigest: () => string): Promise<LayerBlob[]> => {
     const loader = loaderOf(state, target!, opts);
     if (preloadPays(target!.info)) {
-      return loader.preload(pending, (ready) => buildImageConfig({
-        recipe: partialRecipe, lockDigest: lockDigest(), epoch, layers: ready.map((b, i) => ({ id: ids(i), diffId: b.diffId })),
-      })) as Promise<LayerBlob[]>;
+      // As for the streamed load below: when every layer comes from the cache, nothing is preloaded.
+      return anyWritten(pending).then((written) => (written
+        ? loader.preload(pending, (ready) => buildImageConfig({
+          recipe: partialRecipe, lockDigest: lockDigest(), epoch, layers: ready.map((b, i) => ({ id: ids(i), diffId: b.diffId })),
+        })) as Promise<LayerBlob[]>
+        : Promise.all(pending)));
     }
     // One load, sent as the layers are written; setup 'build' needs the layers in the engine first.
     const image = new Promise<{ config: ImageConfig; layers: ArchiveLayer[] }>((resolve, reject) => { imageDone = { resolve, reject }; });
@@ -437,6 +448,10 @@ async function setupInContainer(
   } finally {
     await rm(spoolDir, { recursive: true, force: true });
   }
+}
+
+function sameDiffIds(diffIds: string[], layers: ArchiveLayer[]): boolean {
+  return diffIds.length === layers.length && diffIds.every((d, i) => d === layers[i]!.diffId);
 }
 
 /** A load started as soon as the install order was known (onOrder in buildArch). */
