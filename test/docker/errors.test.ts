@@ -136,6 +136,15 @@ describe('dbco image --docker: failures are clear, non-zero, tag nothing', () =>
     expect(r.newTags).toEqual([]);
   });
 
+  test('a bad recipe and Docker down: the recipe is reported (the ping runs beside the recipe read, but is awaited after it)', async () => {
+    const r = await run(writeRecipe(tmp.dir, 'baddown', `name: Bad Name\n${common}`), { DOCKER_HOST: 'unix:///nonexistent.sock' });
+    expect(r.code).not.toBe(0);
+    const lines = r.stderr.split('\n').filter((l) => l.startsWith('dbco: '));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/baddown\.yaml/);
+    expect(lines[0]).not.toMatch(/nonexistent/);
+  });
+
   test('32-bit recipe with setup build: refused before any download, suggesting boot or none', async () => {
     const before = mirror.requests.length;
     const r = await run(writeRecipe(tmp.dir, 'x86build', `name: x86build\nrelease: "7.2"\narch: x86\nmirror: ${mirror.url}\nbase: core.gz\nimage: {setup: build}\n`));

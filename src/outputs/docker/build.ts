@@ -138,14 +138,19 @@ function checkSetupMode(recipePath: string, arch: string, setup: string): void {
 export async function runDockerImage(recipePath: string, opts: DockerImageOptions = {}): Promise<DockerImageResult> {
   opts = { ...opts, onInterrupt: opts.onInterrupt ?? onInterrupt };
   const wanted = opts.platform ? archOfPlatform(opts.platform) : undefined;
+  const loading = !opts.output && opts.load !== false;
+  // The engine's ping goes out while the recipe is read and validated (a recipe error is still reported
+  // first: the ping is awaited only once the recipe is good).
+  const connecting = loading ? traced('connect', connectEngine()) : undefined;
+  connecting?.catch(() => undefined);
   const file = await loadRecipeDocument(recipePath, { cacheRoot: opts.cache ?? defaultCacheDir() });
   const arches = archesOf(file.document);
-  const loading = !opts.output && opts.load !== false;
   if (arches.length > 1 && !wanted && (!loading || opts.allPlatforms)) {
     const { result, builds } = await buildMultiArch(file, arches, opts);
     if (!loading) return result;
     // --docker with --push: the index is pushed, the host's arch is the one the engine gets.
     const host = builds.find((b) => b.recipe.arch === hostArch()) ?? builds[0]!;
+    if (!host.engine && connecting) host.engine = await connecting;
     try {
       const loaded = await finish(host, { ...opts, output: undefined });
       return { ...result, alreadyLoaded: loaded.alreadyLoaded, ...(loaded.engine ? { engine: loaded.engine } : {}) };
@@ -155,7 +160,7 @@ export async function runDockerImage(recipePath: string, opts: DockerImageOption
   }
   // Loading a multi-arch recipe without --platform: the engine runs the host's arch.
   const arch = wanted ?? (arches.length > 1 ? hostArch() : undefined);
-  const b = await buildArch(file, arch, opts, loading);
+  const b = await buildArch(file, arch, opts, connecting);
   try {
     return await finish(b, opts);
   } finally {
@@ -184,7 +189,7 @@ function loaderOf(b: Pick<ArchBuild, 'loader' | 'untrack' | 'epoch' | 'previousL
 async function buildMultiArch(file: RecipeDocumentFile, arches: Arch[], opts: DockerImageOptions): Promise<{ result: DockerImageResult; builds: ArchBuild[] }> {
   const built: ArchBuild[] = [];
   for (const arch of arches) {
-    const b = await buildArch(file, arch, opts, false);
+    const b = await buildArch(file, arch, opts, undefined);
     await release(b);
     built.push(b);
   }
@@ -254,8 +259,8 @@ async function finish(b: ArchBuild, opts: DockerImageOptions): Promise<DockerIma
   return result(id, alreadyLoaded, heldBefore, engine);
 }
 
-/** One arch of the recipe (the only one, or `arch`), built up to its image config; `load` preloads layers into the engine. */
-async function buildArch(document: RecipeDocumentFile, arch: Arch | undefined, opts: DockerImageOptions, load: boolean): Promise<ArchBuild> {
+/** One arch of the recipe (the only one, or `arch`), built up to its image config; with `connecting`, loaded into that engine as it is built. */
+async function buildArch(document: RecipeDocumentFile, arch: Arch | undefined, opts: DockerImageOptions, connecting: Promise<Engine> | undefined): Promise<ArchBuild> {
   const recipePath = document.path;
   const log = opts.log ?? silent;
   // Loaded once (runDockerImage), narrowed here: the x86 check needs it before anything starts, and prepare() takes it on.
@@ -266,7 +271,7 @@ async function buildArch(document: RecipeDocumentFile, arch: Arch | undefined, o
   const tag = opts.tag ?? recipe.image?.tag ?? `${recipe.name}:latest`;
 
   // Ping before the long part, so a stopped daemon is reported in 2 s and not after the downloads.
-  let engine: Engine | undefined = load ? await traced('connect', connectEngine()) : undefined;
+  let engine: Engine | undefined = connecting ? await connecting : undefined;
   /** The engine this build loads into (setup 'build' may connect one later, for its container only). */
   const target = engine;
   // Listing the engine's objects takes a few hundred ms on the containerd store: done while the inputs
