@@ -339,7 +339,7 @@ async function buildArch(document: RecipeDocumentFile, arch: Arch | undefined, o
     const loaded = engineReady!.then(() => startLoading(pending, (i) => layers[i]?.id ?? 'config', () => lockDigest));
     loaded.catch(() => undefined); // awaited once the rootfs is assembled, or when the build fails
     earlyLoad = {
-      lower, config, loaded,
+      names, lower, config, loaded,
       setLockDigest: (d) => { lockDigest = d; },
       abort: (err) => { early.fail(err); config.reject(err); baseFile.reject(err); },
     };
@@ -362,8 +362,13 @@ async function buildArch(document: RecipeDocumentFile, arch: Arch | undefined, o
     const inputFor = (layers: ConfigLayer[]) => ({ recipe, lockDigest: inputs.lockDigest, epoch, layers });
     let built: LayerBlob[];
     if (earlyLoad) {
-      const { lower, config } = earlyLoad;
+      const { lower, config, names } = earlyLoad;
       earlyLoad.setLockDigest(inputs.lockDigest);
+      // Checked before waiting for the layers: a name of the early order that never came would never settle.
+      const resolved = inputs.extensions.map((e) => e.name);
+      if (resolved.length !== names.length || resolved.some((n, i) => n !== names[i])) {
+        throw new DockerError(`internal: the install order loaded while fetching (${names.join(', ')}) is not the resolution's (${resolved.join(', ')})`);
+      }
       // The layers sent are the ones the rootfs was assembled from (the same objects), config last.
       const sent = (await Promise.all(lower)).map((t) => t.layer);
       const image = rootfs.layers.slice(0, -1);
@@ -462,6 +467,8 @@ function sameDiffIds(diffIds: string[], layers: ArchiveLayer[]): boolean {
 /** A load started as soon as the install order was known (onOrder in buildArch). */
 interface EarlyLoad {
   /** Base and extension layers, in image order, each with its tar once written. */
+  /** The extensions' install order it was started with. */
+  names: string[];
   lower: Promise<{ layer: Layer; blob: LayerBlob }>[];
   /** The config layer's tar: the last one, settled once the rootfs is assembled. */
   config: Settleable<LayerBlob>;
