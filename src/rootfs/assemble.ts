@@ -31,6 +31,11 @@ export interface AssembleOptions {
 
 export const DEFAULT_MAX_LAYERS = 100;
 
+/** Layers left for extensions under the budget: base and config take one each, setup 'build' one more. */
+export function extensionRoom(maxLayers: number, setup: SetupMode): number {
+  return maxLayers - 2 - (setup === 'build' ? 1 : 0);
+}
+
 /**
  * The rootfs as layers: base, one per extension in install order (the smallest merged when over the
  * layer budget), config. Entries point lazily into the cached archives; nothing is extracted.
@@ -39,8 +44,8 @@ export async function assembleRootfs(inputs: PreparedInputs, opts: AssembleOptio
   const cacheRoot = opts.cache.root;
   const { epoch } = opts;
   const maxLayers = opts.maxLayers ?? DEFAULT_MAX_LAYERS;
-  const fixed = 2 + (opts.setup === 'build' ? 1 : 0);
-  const room = maxLayers - fixed;
+  const room = extensionRoom(maxLayers, opts.setup);
+  const fixed = maxLayers - room;
   const gate = opts.startTars ? (opts.early?.tarGate ?? new Semaphore(PARALLEL_TARS)) : undefined;
   const start = (layer: Layer): Layer => {
     if (gate) startLayer(layer, { cache: opts.cache, epoch }, gate);

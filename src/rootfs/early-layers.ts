@@ -2,6 +2,7 @@ import type { Cache } from '../cache/index.js';
 import type { CachedFile } from '../cache/cached-file.js';
 import type { Logger } from '../io/logger.js';
 import { Semaphore } from '../io/semaphore.js';
+import { settleable, type Settleable } from '../io/settleable.js';
 import { startLayer, type LayerBlob } from './layer-tar.js';
 import { baseLayer } from './base-layer.js';
 import type { Layer } from './layer.js';
@@ -26,7 +27,7 @@ export class EarlyLayers {
   readonly readGate = new Semaphore(PARALLEL_EXTENSIONS);
   private readonly layers = new Map<string, Promise<Layer>>();
   /** By extension name, for a caller that knows the install order before the payloads are in (tarsInOrder). */
-  private readonly named = new Map<string, Deferred<Promise<Layer>>>();
+  private readonly named = new Map<string, Settleable<Layer>>();
   private base: { sha256: string; layer: Promise<Layer>; tar: Promise<unknown> } | undefined;
 
   constructor(private readonly opts: { cache: Pick<Cache, 'root'>; epoch: number; log?: Logger }) {}
@@ -52,12 +53,9 @@ export class EarlyLayers {
   startBase(file: CachedFile): void {
     if (this.base) return;
     const { cache, epoch, log } = this.opts;
-    const layer = (async () => {
-      const l = withoutWhiteoutNames(await baseLayer(file, { cacheRoot: cache.root, epoch, ...(log ? { log } : {}) }), log);
-      // The bottom layer: every load sends it first, so its tar goes before the extensions' queued ones.
-      return l;
-    })();
+    const layer = baseLayer(file, { cacheRoot: cache.root, epoch, ...(log ? { log } : {}) }).then((l) => withoutWhiteoutNames(l, log));
     layer.catch(() => undefined); // reported by takeBase() or tarsInOrder()
+    // The bottom layer: every load sends it first, so its tar goes before the extensions' queued ones.
     const tar = layer.then((l) => startLayer(l, { cache, epoch, first: true }, this.tarGate)).catch(() => undefined);
     this.base = { sha256: file.sha256, layer, tar };
   }
@@ -79,7 +77,7 @@ export class EarlyLayers {
       return { layer: l, blob: await startLayer(l, { cache, epoch }, this.tarGate) };
     };
     const base = baseFile.then((f) => { this.startBase(f); return this.base!.layer; });
-    const all = [tarOf(base), ...names.map((n) => tarOf(this.slot(n).promise.then((p) => p)))];
+    const all = [tarOf(base), ...names.map((n) => tarOf(this.slot(n).promise))];
     for (const p of all) p.catch(() => undefined); // awaited by the load that takes them
     return all;
   }
@@ -89,10 +87,10 @@ export class EarlyLayers {
     for (const d of this.named.values()) d.reject(err);
   }
 
-  private slot(name: string): Deferred<Promise<Layer>> {
+  private slot(name: string): Settleable<Layer> {
     let d = this.named.get(name);
     if (!d) {
-      d = deferred();
+      d = settleable();
       this.named.set(name, d);
     }
     return d;
@@ -116,14 +114,4 @@ export class EarlyLayers {
 
 function keyOf(ext: { name: string; file: CachedFile }): string {
   return `${ext.name}\0${ext.file.sha256}`;
-}
-
-interface Deferred<T> { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void }
-
-function deferred<T>(): Deferred<T> {
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej; });
-  promise.catch(() => undefined); // a slot nobody asked for may be failed
-  return { promise, resolve, reject };
 }

@@ -10,7 +10,7 @@ import type { Arch, Recipe } from '../../recipe/schema.js';
 import type { PreparedInputs } from '../../resolve/prepared.js';
 import { prepare } from '../../pipeline/prepare.js';
 import type { Logger } from '../../io/logger.js';
-import { assembleRootfs, DEFAULT_MAX_LAYERS } from '../../rootfs/assemble.js';
+import { assembleRootfs, DEFAULT_MAX_LAYERS, extensionRoom } from '../../rootfs/assemble.js';
 import { EarlyLayers } from '../../rootfs/early-layers.js';
 import { cachedLayerBlob, materializeLayer, type LayerBlob } from '../../rootfs/layer-tar.js';
 import { flattenLayers } from '../../rootfs/flatten.js';
@@ -18,13 +18,14 @@ import { buildEpoch } from '../../rootfs/epoch.js';
 import { SETUP_WRAPPER_PATH } from '../../rootfs/setup-wrapper.js';
 import type { Layer } from '../../rootfs/layer.js';
 import type { CachedFile } from '../../cache/cached-file.js';
+import { settleable, type Settleable } from '../../io/settleable.js';
 import { buildImageConfig, type ConfigLayer, type ImageConfig } from './config.js';
 import { planArchive, planIndexArchive, writeImageArchive, type ArchiveImage, type ArchiveInput, type ArchiveLayer, type IndexArchiveInput } from './archive.js';
 import { connectEngine, inspectImage, tagImage, type Engine } from './engine.js';
 import type { EngineInfo } from './engine-info.js';
 import { removeLeftovers } from './leftovers.js';
 import { internalRef } from './owner.js';
-import { Loader, findImage, preloadPays } from './preload.js';
+import { Loader, findImage, preloadPays, sameLayers } from './preload.js';
 import { cachedSetupLayer, storeSetupLayer } from './setup-store.js';
 import { runSetup } from './setup-run.js';
 import { writeOutputAtomic } from './stream-file.js';
@@ -239,7 +240,7 @@ async function finish(b: ArchBuild, opts: DockerImageOptions): Promise<DockerIma
   let alreadyLoaded = false;
   if (id) {
     b.loader?.reportLoaded();
-  } else if (b.previousId && (b.previousId === config.id || b.previousId === manifestDigest) && sameDiffIds(b.previousLayers, blobs)) {
+  } else if (b.previousId && (b.previousId === config.id || b.previousId === manifestDigest) && sameLayers(b.previousLayers, blobs)) {
     // The tag already names this very image (dbco tags only a finished load): nothing to send or to tag.
     trace('tag holds the image');
     return result(b.previousId, true, () => true, engine);
@@ -295,7 +296,7 @@ async function buildArch(document: RecipeDocumentFile, arch: Arch | undefined, o
   const early = new EarlyLayers({ cache, epoch, log });
   const baseFile = settleable<CachedFile>();
   // Settled with the finished image once the build has it (or its failure), for a streamed load.
-  let imageDone: { resolve: (i: { config: ImageConfig; layers: ArchiveLayer[] }) => void; reject: (e: unknown) => void } | undefined;
+  let imageDone: Settleable<{ config: ImageConfig; layers: ArchiveLayer[] }> | undefined;
   // Partial images carry a label of their own, so none can be mistaken for (or be) a finished image.
   const partialRecipe = { ...recipe, image: { ...recipe.image, labels: { ...recipe.image?.labels, 'dbco.partial': 'true' } } };
   /** Starts loading the layers into the engine as they are written: the preload, or the one streamed load. */
@@ -310,8 +311,9 @@ async function buildArch(document: RecipeDocumentFile, arch: Arch | undefined, o
         : Promise.all(pending)));
     }
     // One load, sent as the layers are written; setup 'build' needs the layers in the engine first.
-    const image = new Promise<{ config: ImageConfig; layers: ArchiveLayer[] }>((resolve, reject) => { imageDone = { resolve, reject }; });
-    image.catch(() => undefined); // a failed build is reported by the build, whether or not a load was sent
+    // A failed build is reported by the build, whether or not a load was sent (settleable's promise is handled).
+    imageDone = settleable();
+    const image = imageDone.promise;
     // Nothing is sent until a layer is really written: when every one comes from the cache, the
     // engine may hold the image already, and a warm run only tags it (finish).
     state.streamed = anyWritten(pending).then((written) => (written ? loader.loadAsBuilt(pending, image, internalRef('load', '')) : undefined));
@@ -328,7 +330,7 @@ async function buildArch(document: RecipeDocumentFile, arch: Arch | undefined, o
    * dockerd's graph driver preloads the stage's layers as for any build).
    */
   const onOrder = (names: string[]): void => {
-    if (!target || (setup === 'build' && !preloadPays(target.info)) || names.length > maxLayers - (setup === 'build' ? 3 : 2)) return;
+    if (!target || (setup === 'build' && !preloadPays(target.info)) || names.length > extensionRoom(maxLayers, setup)) return;
     trace(`order known: ${names.length} extension(s)`);
     const lower = early.tarsInOrder(baseFile.promise, names);
     const layers: Layer[] = [];
@@ -460,10 +462,6 @@ async function setupInContainer(
   }
 }
 
-function sameDiffIds(diffIds: string[], layers: ArchiveLayer[]): boolean {
-  return diffIds.length === layers.length && diffIds.every((d, i) => d === layers[i]!.diffId);
-}
-
 /** A load started as soon as the install order was known (onOrder in buildArch). */
 interface EarlyLoad {
   /** Base and extension layers, in image order, each with its tar once written. */
@@ -478,16 +476,6 @@ interface EarlyLoad {
   setLockDigest(digest: string): void;
   /** The build failed: fails what still waits, so the load ends without an image. */
   abort(err: unknown): void;
-}
-
-interface Settleable<T> { promise: Promise<T>; resolve: (v: T | Promise<T>) => void; reject: (e: unknown) => void }
-
-function settleable<T>(): Settleable<T> {
-  let resolve!: (v: T | Promise<T>) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej; });
-  promise.catch(() => undefined); // failed when the build stops, whether or not anyone waits
-  return { promise, resolve, reject };
 }
 
 /** true as soon as one of the layers is written this run (not taken from the cache); false when none is. */

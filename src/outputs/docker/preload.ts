@@ -31,7 +31,8 @@ export async function findImage(engine: Engine, config: ImageConfig, layers: Arc
 
 const sizesOf = (layers: ArchiveLayer[], omit: Set<string>): number[] => layers.filter((l) => !omit.has(l.diffId)).map((l) => l.size);
 
-function sameLayers(engineLayers: string[] | undefined, layers: ArchiveLayer[]): boolean {
+/** Whether the engine's layer list (diffIds, from the bottom) is exactly these layers. */
+export function sameLayers(engineLayers: string[] | undefined, layers: ArchiveLayer[]): boolean {
   return engineLayers !== undefined && engineLayers.length === layers.length && engineLayers.every((d, i) => d === layers[i]!.diffId);
 }
 
